@@ -1,0 +1,45 @@
+//! Platform host names under a base domain:
+//!
+//! | host                      | serves                      |
+//! |---------------------------|-----------------------------|
+//! | `<app>.<base>`            | the `live` channel          |
+//! | `<channel>--<app>.<base>` | that channel                |
+//! | `v<N>--<app>.<base>`      | exactly version N           |
+
+use crate::{LIVE, version_label};
+
+/// What a host name selects within an app.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    Channel(String),
+    Version(u64),
+}
+
+impl Selector {
+    /// The label that stands before `--` in a host name, or `None` for live.
+    fn prefix(&self) -> Option<String> {
+        match self {
+            Selector::Channel(c) if c == LIVE => None,
+            Selector::Channel(c) => Some(c.clone()),
+            Selector::Version(n) => Some(version_label(*n)),
+        }
+    }
+}
+
+/// The platform host name for `app` and `selector` under `base` (no port).
+pub fn platform_host(app: &str, selector: &Selector, base: &str) -> String {
+    match selector.prefix() {
+        None => format!("{app}.{base}"),
+        Some(prefix) => format!("{prefix}--{app}.{base}"),
+    }
+}
+
+/// Lower-cases a `Host` header value and strips its port and a trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    let without_port = match host.rsplit_once(':') {
+        // An IPv6 literal without a port ends in ']'; with a port the part after ':' is digits.
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}

@@ -1,0 +1,195 @@
+//! The real `switchyard-control`, `switchyard-edge` and `switchyard` binaries, started as child
+//! processes on free loopback ports.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The operator token the test control planes are started with.
+pub const ADMIN_TOKEN: &str = "sy_admin_test_0123456789abcdef0123456789abcdef";
+
+/// Path of a workspace binary, next to the test executable's `deps/` directory.
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A running child process whose stdout announced `listening on <url>`.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(mut command: Command, log: PathBuf) -> Server {
+        let log_file = std::fs::File::create(&log).expect("log file");
+        command
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .stdin(Stdio::null());
+        let mut child = command.spawn().expect("spawn server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Keep draining stdout for the life of the process so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url.trim().to_owned());
+                    }
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let logs = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("server did not announce its address within 30 s; its log:\n{logs}");
+            }
+        };
+        Server { child, url, log }
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..500 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `switchyard-control`.
+pub struct Control {
+    server: Server,
+    pub data: PathBuf,
+}
+
+impl Control {
+    /// Starts a control plane on a free port over `data`, with [`ADMIN_TOKEN`].
+    pub fn start(data: &Path) -> Control {
+        Self::start_with(data, &[])
+    }
+
+    pub fn start_with(data: &Path, extra_args: &[&str]) -> Control {
+        let mut cmd = Command::new(bin_path("switchyard-control"));
+        cmd.args(["--api-addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra_args);
+        cmd.env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "info,switchyard_control=debug");
+        let log = data.with_extension("control.log");
+        Control {
+            server: Server::start(cmd, log),
+            data: data.to_owned(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.server.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for exit.
+    pub fn stop(mut self) {
+        self.server.stop();
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(self) {}
+}
+
+/// A running `switchyard-edge`.
+pub struct Edge {
+    server: Server,
+    pub cache: PathBuf,
+}
+
+impl Edge {
+    pub fn start(control_url: &str, token: &str, cache: &Path, base_domain: &str) -> Edge {
+        let mut cmd = Command::new(bin_path("switchyard-edge"));
+        cmd.args([
+            "--control-plane",
+            control_url,
+            "--token",
+            token,
+            "--http-addr",
+            "127.0.0.1:0",
+        ]);
+        cmd.args([
+            "--base-domain",
+            base_domain,
+            "--name",
+            "test-edge",
+            "--cache-dir",
+        ])
+        .arg(cache);
+        cmd.env("RUST_LOG", "info,switchyard_edge=debug");
+        let log = cache.with_extension("edge.log");
+        Edge {
+            server: Server::start(cmd, log),
+            cache: cache.to_owned(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    pub fn addr(&self) -> &str {
+        self.url().trim_start_matches("http://")
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.server.log).unwrap_or_default()
+    }
+
+    pub fn stop(mut self) {
+        self.server.stop();
+    }
+}
+
+/// Runs the `switchyard` CLI with `args` against `api` as `token`; returns its output.
+pub fn run_cli(api: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(bin_path("switchyard"))
+        .args(args)
+        .env("SWITCHYARD_API", api)
+        .env("SWITCHYARD_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run switchyard")
+}
