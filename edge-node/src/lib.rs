@@ -1,1 +1,97 @@
-//! (being written)
+//! The Switchyard edge node: serves every app version it knows by host name, from its local
+//! cache, and follows the control plane's snapshot.
+//!
+//! Owns: the accept loop and HTTP behaviour (`accept`, `serve`), the routing table (`sites`),
+//! following the control plane (`sync`). Must not know: SQLite, tenants or tokens other than
+//! its own; it never depends on `switchyard-control`.
+//!
+//! Architecture Invariant: every request reads one `Arc<Routes>` from a single
+//! `ArcSwap<Routes>` and keeps it to the end, so a response never mixes versions; a new
+//! snapshot replaces the routes with one `store`.
+
+mod accept;
+pub mod config;
+pub mod serve;
+pub mod sites;
+mod sync;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Args, Config};
+
+use crate::sites::Routes;
+
+/// An edge whose cache is open, whose persisted snapshot is loaded and whose socket is bound.
+pub struct Bound {
+    listener: tokio::net::TcpListener,
+    routes: Arc<ArcSwap<Routes>>,
+    syncer: sync::Syncer,
+}
+
+/// Binds the HTTP socket, then opens everything else as [`bind_on`] does.
+pub async fn bind(config: Config) -> anyhow::Result<Bound> {
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP to {}", config.http_addr))?;
+    bind_on(config, listener)
+}
+
+/// Opens the cache and restores the persisted snapshot, to serve on an already bound
+/// `listener` (`config.http_addr` is not used).
+pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Result<Bound> {
+    std::fs::create_dir_all(&config.cache_dir)
+        .with_context(|| format!("creating cache dir {}", config.cache_dir.display()))?;
+    let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir)
+        .context("opening the blob cache")?;
+    let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
+    let syncer = sync::Syncer::new(config.clone(), cache, routes.clone());
+    syncer.restore();
+    Ok(Bound {
+        listener,
+        routes,
+        syncer,
+    })
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves and follows the control plane until `shutdown` resolves, then drains.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let sync = tokio::spawn(self.syncer.run(stop.clone()));
+        let stop_on_signal = stop.clone();
+        accept::serve(self.listener, self.routes, async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining connections");
+            stop_on_signal.cancel();
+        })
+        .await;
+        stop.cancel();
+        let _ = sync.await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}

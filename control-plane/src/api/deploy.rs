@@ -1,0 +1,196 @@
+//! Deploy: an uploaded archive becomes a new immutable version.
+//!
+//! Architecture Invariant (DESIGN invariant 3): the order is upload to a temporary file →
+//! ingest into a staging area → commit blobs and manifest to the blob store → one SQLite
+//! transaction that creates the version and moves pointers. A failure or a kill at any step
+//! before the transaction leaves every version and pointer as it was; at worst, committed
+//! blobs that no version names remain (harmless: content-addressed, never served).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use switchyard_bundle::Limits;
+use switchyard_model::hosts::Selector;
+use switchyard_model::{LIVE, Manifest, Name, PREVIEW};
+use tokio::io::AsyncWriteExt;
+
+use super::extract::{Auth, QueryArgs};
+use super::{Api, ApiError};
+use crate::store::NewVersion;
+
+/// Compressed archives are smaller than their content; allow framing overhead on top.
+pub(super) fn max_upload_bytes(limits: &Limits) -> u64 {
+    limits.max_total_bytes + 16 * 1024 * 1024
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeployQuery {
+    /// Channel to point at the new version; `preview` unless `promote` is set.
+    #[serde(default)]
+    channel: Option<String>,
+    /// Also point `live` at the new version.
+    #[serde(default)]
+    promote: bool,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+pub(super) async fn deploy(
+    State(api): State<Api>,
+    auth: Auth,
+    Path(app): Path<String>,
+    QueryArgs(q): QueryArgs<DeployQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let who = auth.merchant()?.clone();
+    let app = api.app(&who, &app).await?;
+    let channels = target_channels(q.channel.as_deref(), q.promote)?;
+    if let Some(m) = &q.message {
+        if m.len() > 1000 || m.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(ApiError::bad_request(
+                "invalid_message",
+                "message: at most 1000 characters, no control characters",
+            ));
+        }
+    }
+    let limits = api.inner.config.limits;
+    let upload = receive(&api, body, max_upload_bytes(&limits)).await?;
+
+    let blobs = api.inner.blobs.clone();
+    let ingested = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let mut staging = blobs.staging().map_err(ApiError::internal)?;
+        let manifest = switchyard_bundle::ingest(&upload, &mut staging, &limits).map_err(|e| {
+            if e.is_client_error() {
+                ApiError::bad_request("invalid_archive", e.to_string())
+            } else {
+                ApiError::internal(e)
+            }
+        })?;
+        let manifest_digest = staging
+            .write_bytes(&manifest.to_canonical_json())
+            .map_err(ApiError::internal)?;
+        let manifest_is_new = !blobs.contains(&manifest_digest);
+        // Report the bundle's files newly stored; the manifest is bookkeeping.
+        let new_blobs =
+            staging.commit().map_err(ApiError::internal)? - usize::from(manifest_is_new);
+        drop(upload);
+        Ok((manifest, manifest_digest, new_blobs))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let (manifest, manifest_digest, new_blobs): (Manifest, _, usize) = ingested;
+
+    let files = manifest.files.len() as u64;
+    let bytes = manifest.total_bytes();
+    let actor = who.actor();
+    let app_name = app.name.clone();
+    let channel_list = channels.clone();
+    let (number, revision) = api
+        .db(move |s| {
+            s.create_version(
+                &app,
+                NewVersion {
+                    manifest: manifest_digest,
+                    files,
+                    bytes,
+                    message: q.message.as_deref(),
+                    actor: &actor,
+                    channels: &channel_list,
+                },
+            )
+        })
+        .await?;
+    tracing::info!(app = %app_name, version = number, files, bytes, new_blobs, revision, "version deployed");
+
+    let mut urls = vec![api.url(&app_name, &Selector::Version(number))];
+    urls.extend(
+        channels
+            .iter()
+            .map(|c| api.url(&app_name, &Selector::Channel(c.clone()))),
+    );
+    let body = json!({
+        "app": app_name,
+        "version": switchyard_model::version_label(number),
+        "number": number,
+        "files": files,
+        "bytes": bytes,
+        "new_blobs": new_blobs,
+        "manifest": manifest_digest,
+        "channels": channels,
+        "urls": urls,
+        "revision": revision,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The channels a deploy moves: the named channel (default `preview`, or none with
+/// `promote`), plus `live` with `promote`.
+fn target_channels(channel: Option<&str>, promote: bool) -> Result<Vec<String>, ApiError> {
+    let mut channels = Vec::new();
+    match (channel, promote) {
+        (Some(c), _) => {
+            let name = Name::channel(c)
+                .map_err(|e| ApiError::bad_request("invalid_name", format!("channel name: {e}")))?;
+            channels.push(name.to_string());
+        }
+        (None, false) => channels.push(PREVIEW.to_owned()),
+        (None, true) => {}
+    }
+    if promote && !channels.iter().any(|c| c == LIVE) {
+        channels.push(LIVE.to_owned());
+    }
+    Ok(channels)
+}
+
+/// Streams the request body to a temporary file, refusing more than `limit` bytes.
+async fn receive(api: &Api, body: Body, limit: u64) -> Result<tempfile::TempPath, ApiError> {
+    let uploads = api.inner.config.data.join("uploads");
+    let temp = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(&uploads)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", uploads.display())))?
+        .into_temp_path();
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(&temp)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut received: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            if e.to_string().contains("length limit") {
+                too_large(limit)
+            } else {
+                ApiError::bad_request("upload_failed", format!("the upload was interrupted: {e}"))
+            }
+        })?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(too_large(limit));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    if received == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_archive",
+            "the request body is empty; send a .tar.gz or .zip archive",
+        ));
+    }
+    Ok(temp)
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the upload is larger than the limit of {limit} bytes"),
+    )
+}

@@ -1,0 +1,242 @@
+//! Control-plane configuration: a TOML file (`--config`), `SWITCHYARD_*` environment variables
+//! and flags, in rising precedence, validated into [`Config`] before anything is bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use switchyard_bundle::Limits;
+
+/// Flags and environment variables. Every field is optional so that the file and the defaults
+/// can fill what is not given.
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address the API listens on [default: 127.0.0.1:7070].
+    #[arg(long, env = "SWITCHYARD_API_ADDR")]
+    pub api_addr: Option<String>,
+    /// Directory for the metadata database and the blob store [default: ./.switchyard].
+    #[arg(long, env = "SWITCHYARD_DATA")]
+    pub data: Option<PathBuf>,
+    /// Base domain of platform host names, `<app>.<base>` [default: localhost].
+    #[arg(long, env = "SWITCHYARD_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+    /// Public URL prefix shoppers reach edges at, for printed links, e.g. `http://{host}:8080`
+    /// [default: http://{host}:8080].
+    #[arg(long, env = "SWITCHYARD_EDGE_URL")]
+    pub edge_url: Option<String>,
+    /// File holding the operator token (read at start).
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// The file's shape. Unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    api_addr: Option<String>,
+    data: Option<PathBuf>,
+    base_domain: Option<String>,
+    edge_url: Option<String>,
+    admin_token_file: Option<PathBuf>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_files: Option<usize>,
+    max_file_bytes: Option<u64>,
+    max_total_bytes: Option<u64>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub api_addr: SocketAddr,
+    pub data: PathBuf,
+    pub base_domain: String,
+    /// With `{host}` where the platform host name goes.
+    pub edge_url: String,
+    /// The operator token, if given; otherwise one is kept in `<data>/admin.token`.
+    pub admin_token: Option<String>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Merges file, environment and flags (`admin_token` comes from `SWITCHYARD_ADMIN_TOKEN`)
+    /// and validates the result.
+    pub fn load(args: Args, admin_token: Option<String>) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let api_addr = args
+            .api_addr
+            .or(file.api_addr)
+            .unwrap_or_else(|| "127.0.0.1:7070".into());
+        let api_addr: SocketAddr = api_addr.parse().with_context(|| {
+            format!("api_addr {api_addr:?} is not an address like 127.0.0.1:7070")
+        })?;
+        let base_domain = args
+            .base_domain
+            .or(file.base_domain)
+            .unwrap_or_else(|| "localhost".into());
+        check_domain(&base_domain)?;
+        let edge_url = args
+            .edge_url
+            .or(file.edge_url)
+            .unwrap_or_else(|| "http://{host}:8080".into());
+        if !edge_url.contains("{host}")
+            || !(edge_url.starts_with("http://") || edge_url.starts_with("https://"))
+        {
+            bail!("edge_url {edge_url:?} must start with http:// or https:// and contain {{host}}");
+        }
+        let admin_token = match (
+            admin_token.filter(|t| !t.is_empty()),
+            args.admin_token_file.or(file.admin_token_file),
+        ) {
+            (Some(t), _) => Some(t),
+            (None, Some(path)) => Some(read_token_file(&path)?),
+            (None, None) => None,
+        };
+        if let Some(t) = &admin_token {
+            if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("the operator token must be at least 16 characters with no spaces");
+            }
+        }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_files: file.limits.max_files.unwrap_or(defaults.max_files),
+            max_file_bytes: file
+                .limits
+                .max_file_bytes
+                .unwrap_or(defaults.max_file_bytes),
+            max_total_bytes: file
+                .limits
+                .max_total_bytes
+                .unwrap_or(defaults.max_total_bytes),
+        };
+        if limits.max_files == 0 || limits.max_file_bytes == 0 || limits.max_total_bytes == 0 {
+            bail!("limits must be greater than zero");
+        }
+        Ok(Config {
+            api_addr,
+            data: args
+                .data
+                .or(file.data)
+                .unwrap_or_else(|| PathBuf::from(".switchyard")),
+            base_domain,
+            edge_url,
+            admin_token,
+            limits,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading admin token file {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+/// A base domain: dot-separated DNS labels.
+pub fn check_domain(domain: &str) -> anyhow::Result<()> {
+    let ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !ok {
+        bail!("base domain {domain:?} is not a lowercase DNS name like shops.example.net");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "api_addr = \"127.0.0.1:9000\"\nbase_domain = \"shops.test\"\n[limits]\nmax_files = 7\n").unwrap();
+        let args = Args {
+            config: Some(file),
+            api_addr: Some("127.0.0.1:9001".into()),
+            ..Args::default()
+        };
+        let c = Config::load(args, None).unwrap();
+        assert_eq!(c.api_addr.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.base_domain, "shops.test");
+        assert_eq!(c.limits.max_files, 7);
+        assert_eq!(c.limits.max_file_bytes, Limits::default().max_file_bytes);
+        assert_eq!(c.data, PathBuf::from(".switchyard"));
+    }
+
+    #[test]
+    fn bad_config_is_refused_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "api_adr = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::load(
+            Args {
+                config: Some(file),
+                ..Args::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `api_adr`"),
+            "{err:#}"
+        );
+
+        let err = Config::load(
+            Args {
+                api_addr: Some("localhost".into()),
+                ..Args::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("api_addr \"localhost\""), "{err}");
+        let err = Config::load(
+            Args {
+                base_domain: Some("Bad_Domain".into()),
+                ..Args::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("base domain \"Bad_Domain\""),
+            "{err}"
+        );
+        let err = Config::load(Args::default(), Some("short".into())).unwrap_err();
+        assert!(err.to_string().contains("at least 16 characters"), "{err}");
+        let err = Config::load(
+            Args {
+                edge_url: Some("http://x".into()),
+                ..Args::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("{host}"), "{err}");
+    }
+}

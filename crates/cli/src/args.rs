@@ -1,0 +1,137 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Switchyard: host shop front ends at the edge.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Control-plane URL.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHYARD_API",
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub api: String,
+    /// API token (operator or tenant).
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a control plane and an edge in this process, with a sample shop deployed.
+    Up(UpArgs),
+    /// Manage tenants (operator).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Manage edge tokens (operator).
+    EdgeToken {
+        #[command(subcommand)]
+        command: EdgeTokenCommand,
+    },
+    /// Manage apps.
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
+    /// Upload a directory, .tar.gz/.tgz or .zip as a new version.
+    Deploy {
+        /// A directory (its contents become the bundle root) or an archive.
+        path: PathBuf,
+        #[arg(long)]
+        app: String,
+        /// Channel to point at the new version [default: preview, or none with --promote].
+        #[arg(long)]
+        channel: Option<String>,
+        /// Also send live traffic to the new version.
+        #[arg(long)]
+        promote: bool,
+        /// A note kept with the version.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Point a channel (default live) at a version.
+    Promote {
+        #[arg(long)]
+        app: String,
+        /// The version, e.g. v2.
+        #[arg(id = "target_version", value_name = "VERSION")]
+        version: String,
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Point a channel (default live) back where it was before its last move.
+    Rollback {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// List an app's versions.
+    Versions {
+        #[arg(long)]
+        app: String,
+    },
+    /// List an app's pointer moves.
+    Releases {
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant and print its token.
+    Create { name: String },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EdgeTokenCommand {
+    /// Create a token for an edge node and print it.
+    Create {
+        /// A note to tell tokens apart.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Create an app.
+    Create {
+        name: String,
+        /// Owning tenant (operator token only; a tenant token creates in its own tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List apps.
+    List,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Data directory (database, blobs, edge cache, tokens).
+    #[arg(long, default_value = ".switchyard")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub api_addr: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub edge_addr: SocketAddr,
+    /// Base domain for platform host names; `localhost` works in browsers with no DNS set-up.
+    #[arg(long, default_value = "localhost")]
+    pub base_domain: String,
+}

@@ -1,0 +1,223 @@
+//! Edge configuration: a TOML file (`--config`), `SWITCHYARD_*` environment variables and
+//! flags, in rising precedence, validated into [`Config`] before anything is bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "SWITCHYARD_EDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// URL of the control plane, e.g. http://10.0.0.5:7070.
+    #[arg(long, env = "SWITCHYARD_CONTROL_PLANE")]
+    pub control_plane: Option<String>,
+    /// Edge token (from `switchyard edge-token create`).
+    #[arg(long, env = "SWITCHYARD_EDGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the edge token.
+    #[arg(long, env = "SWITCHYARD_EDGE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Address to serve plain HTTP on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHYARD_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Directory for the blob cache and the last applied snapshot [default: ./.switchyard-edge].
+    #[arg(long, env = "SWITCHYARD_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Name this edge reports [default: the host name].
+    #[arg(long, env = "SWITCHYARD_EDGE_NAME")]
+    pub name: Option<String>,
+    /// Region this edge reports [default: local].
+    #[arg(long, env = "SWITCHYARD_REGION")]
+    pub region: Option<String>,
+    /// Base domain of platform host names [default: localhost].
+    #[arg(long, env = "SWITCHYARD_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    control_plane: Option<String>,
+    token_file: Option<PathBuf>,
+    http_addr: Option<String>,
+    cache_dir: Option<PathBuf>,
+    name: Option<String>,
+    region: Option<String>,
+    base_domain: Option<String>,
+}
+
+/// Validated edge configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Without a trailing slash.
+    pub control_plane: String,
+    pub token: String,
+    pub http_addr: SocketAddr,
+    pub cache_dir: PathBuf,
+    pub name: String,
+    pub region: String,
+    pub base_domain: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("control_plane", &self.control_plane)
+            .field("token", &"<redacted>")
+            .field("http_addr", &self.http_addr)
+            .field("cache_dir", &self.cache_dir)
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("base_domain", &self.base_domain)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn load(args: Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let control_plane = args
+            .control_plane
+            .or(file.control_plane)
+            .context("the control plane's URL is required: --control-plane http://HOST:7070")?;
+        if !(control_plane.starts_with("http://") || control_plane.starts_with("https://")) {
+            bail!("control plane URL {control_plane:?} must start with http:// or https://");
+        }
+        let token = match (args.token, args.token_file.or(file.token_file)) {
+            (Some(t), _) => t,
+            (None, Some(path)) => read_token(&path)?,
+            (None, None) => {
+                bail!("an edge token is required: --token, SWITCHYARD_EDGE_TOKEN or token_file")
+            }
+        };
+        if token.trim().is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("the edge token is empty or contains spaces");
+        }
+        let http_addr = args
+            .http_addr
+            .or(file.http_addr)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let http_addr: SocketAddr = http_addr.parse().with_context(|| {
+            format!("http_addr {http_addr:?} is not an address like 0.0.0.0:80")
+        })?;
+        let base_domain = args
+            .base_domain
+            .or(file.base_domain)
+            .unwrap_or_else(|| "localhost".into());
+        if base_domain.is_empty()
+            || !base_domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        {
+            bail!("base domain {base_domain:?} is not a lowercase DNS name like shops.example.net");
+        }
+        let name = args.name.or(file.name).unwrap_or_else(default_name);
+        Ok(Config {
+            control_plane: control_plane.trim_end_matches('/').to_owned(),
+            token,
+            http_addr,
+            cache_dir: args
+                .cache_dir
+                .or(file.cache_dir)
+                .unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
+            name,
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| "local".into()),
+            base_domain,
+        })
+    }
+}
+
+fn read_token(path: &Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("reading token file {}", path.display()))?
+        .trim()
+        .to_owned())
+}
+
+fn default_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "edge".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> Args {
+        Args {
+            control_plane: Some("http://127.0.0.1:7070/".into()),
+            token: Some("sye_x".into()),
+            ..Args::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_normalisation() {
+        let c = Config::load(args()).unwrap();
+        assert_eq!(c.control_plane, "http://127.0.0.1:7070");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.base_domain, "localhost");
+        assert!(
+            !format!("{c:?}").contains("sye_x"),
+            "the token is redacted from Debug"
+        );
+    }
+
+    #[test]
+    fn bad_config_names_what_is_wrong() {
+        let e = Config::load(Args {
+            control_plane: None,
+            ..args()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("--control-plane"), "{e}");
+        let e = Config::load(Args {
+            control_plane: Some("127.0.0.1:7070".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("must start with http://"), "{e}");
+        let e = Config::load(Args {
+            token: None,
+            ..args()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("edge token is required"), "{e}");
+        let e = Config::load(Args {
+            http_addr: Some("nope".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("http_addr \"nope\""), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "http_adr = \"x\"").unwrap();
+        let e = Config::load(Args {
+            config: Some(file),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown field `http_adr`"),
+            "{e:#}"
+        );
+    }
+}
