@@ -123,7 +123,6 @@ impl Api {
 
 /// The API's router.
 pub fn router(api: Api) -> Router {
-    let max_upload = deploy::max_upload_bytes(&api.inner.config.limits);
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/tenants", post(create_tenant).get(list_tenants))
@@ -132,9 +131,10 @@ pub fn router(api: Api) -> Router {
         .route("/v1/apps/{app}", get(get_app))
         .route(
             "/v1/apps/{app}/versions",
+            // The deploy handler counts the upload itself (see `deploy::receive`).
             get(list_versions)
                 .post(deploy::deploy)
-                .layer(DefaultBodyLimit::max(max_upload as usize)),
+                .layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/apps/{app}/promote", post(promote))
         .route("/v1/apps/{app}/rollback", post(rollback))

@@ -104,10 +104,10 @@ impl Config {
             (None, Some(path)) => Some(read_token_file(&path)?),
             (None, None) => None,
         };
-        if let Some(t) = &admin_token {
-            if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                bail!("the operator token must be at least 16 characters with no spaces");
-            }
+        if let Some(t) = &admin_token
+            && (t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            bail!("the operator token must be at least 16 characters with no spaces");
         }
         let defaults = Limits::default();
         let limits = Limits {

@@ -110,14 +110,14 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
     let Some(file) = key.as_deref().and_then(|k| site.file(k)) else {
         return site_plain(site, StatusCode::NOT_FOUND, "not found\n");
     };
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
-        if etag_matches(inm, &file.etag) {
-            let mut res = Response::new(Body::Empty);
-            *res.status_mut() = StatusCode::NOT_MODIFIED;
-            file_headers(res.headers_mut(), site, file);
-            res.headers_mut().remove(header::CONTENT_LENGTH);
-            return res;
-        }
+    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH)
+        && etag_matches(inm, &file.etag)
+    {
+        let mut res = Response::new(Body::Empty);
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        file_headers(res.headers_mut(), site, file);
+        res.headers_mut().remove(header::CONTENT_LENGTH);
+        return res;
     }
     let body = if head { Body::Empty } else { file_body(file) };
     let mut res = Response::new(body);

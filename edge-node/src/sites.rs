@@ -37,7 +37,7 @@ pub enum BuildError {
         app: String,
         path: String,
         digest: Digest,
-        source: switchyard_blob::Error,
+        source: Box<switchyard_blob::Error>,
     },
 }
 
@@ -145,7 +145,7 @@ impl Routes {
                         app: app.to_owned(),
                         path: path.clone(),
                         digest: entry.sha256,
-                        source,
+                        source: Box::new(source),
                     };
                     let body = if entry.size <= IN_MEMORY_MAX {
                         BlobBody::Memory(Bytes::from(

@@ -45,10 +45,10 @@ pub(crate) enum SyncError {
     #[error("blob {digest}: {source}")]
     Blob {
         digest: Digest,
-        source: switchyard_blob::Error,
+        source: Box<switchyard_blob::Error>,
     },
     #[error(transparent)]
-    Build(#[from] BuildError),
+    Build(#[from] Box<BuildError>),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -100,12 +100,13 @@ impl Syncer {
         let restored = serde_json::from_slice::<Snapshot>(&bytes)
             .map_err(SyncError::BadSnapshot)
             .and_then(|s| {
-                Ok(Routes::build(
+                Routes::build(
                     &s,
                     &self.cache,
                     &self.config.base_domain,
                     &Routes::default(),
-                )?)
+                )
+                .map_err(|e| SyncError::Build(Box::new(e)))
             });
         match restored {
             Ok(routes) => {
@@ -214,7 +215,7 @@ impl Syncer {
         })
         .await
         .expect("building routes does not panic");
-        self.routes.store(Arc::new(routes?));
+        self.routes.store(Arc::new(routes.map_err(Box::new)?));
         self.persist(&snapshot).await
     }
 
@@ -224,7 +225,10 @@ impl Syncer {
         let bytes = tokio::task::spawn_blocking(move || cache.read_verified(&digest))
             .await
             .expect("reading does not panic")
-            .map_err(|source| SyncError::Blob { digest, source })?;
+            .map_err(|source| SyncError::Blob {
+                digest,
+                source: Box::new(source),
+            })?;
         Manifest::from_json(&bytes).map_err(|e| SyncError::BadManifest {
             digest,
             reason: e.to_string(),
@@ -294,7 +298,10 @@ impl Syncer {
         tokio::task::spawn_blocking(move || cache.put_verified(&digest, &bytes[..], MAX_BLOB))
             .await
             .expect("writing does not panic")
-            .map_err(|source| SyncError::Blob { digest, source })?;
+            .map_err(|source| SyncError::Blob {
+                digest,
+                source: Box::new(source),
+            })?;
         Ok(())
     }
 

@@ -23,10 +23,16 @@ use super::extract::{Auth, QueryArgs};
 use super::{Api, ApiError};
 use crate::store::NewVersion;
 
-/// Compressed archives are smaller than their content; allow framing overhead on top.
+/// The largest upload accepted: the content limit plus the archive's own framing, which for
+/// tar is up to two 512-byte blocks per file, plus slack for compression headers.
 pub(super) fn max_upload_bytes(limits: &Limits) -> u64 {
-    limits.max_total_bytes + 16 * 1024 * 1024
+    limits.max_total_bytes + limits.max_files as u64 * 1536 + 1024 * 1024
 }
+
+/// After an upload passes the limit, up to this much more is read and thrown away before the
+/// 413 is sent, so that a client still sending gets the answer instead of a reset connection
+/// (nginx's lingering close does the same).
+const DRAIN_AFTER_LIMIT: u64 = 64 * 1024 * 1024;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -51,13 +57,13 @@ pub(super) async fn deploy(
     let who = auth.merchant()?.clone();
     let app = api.app(&who, &app).await?;
     let channels = target_channels(q.channel.as_deref(), q.promote)?;
-    if let Some(m) = &q.message {
-        if m.len() > 1000 || m.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(ApiError::bad_request(
-                "invalid_message",
-                "message: at most 1000 characters, no control characters",
-            ));
-        }
+    if let Some(m) = &q.message
+        && (m.len() > 1000 || m.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_message",
+            "message: at most 1000 characters, no control characters",
+        ));
     }
     let limits = api.inner.config.limits;
     let upload = receive(&api, body, max_upload_bytes(&limits)).await?;
@@ -165,14 +171,13 @@ async fn receive(api: &Api, body: Body, limit: u64) -> Result<tempfile::TempPath
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            if e.to_string().contains("length limit") {
-                too_large(limit)
-            } else {
-                ApiError::bad_request("upload_failed", format!("the upload was interrupted: {e}"))
-            }
+            ApiError::bad_request("upload_failed", format!("the upload was interrupted: {e}"))
         })?;
         received += chunk.len() as u64;
         if received > limit {
+            drop(file);
+            drop(temp);
+            drain(&mut stream, received, limit).await;
             return Err(too_large(limit));
         }
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -185,6 +190,16 @@ async fn receive(api: &Api, body: Body, limit: u64) -> Result<tempfile::TempPath
         ));
     }
     Ok(temp)
+}
+
+/// Reads and discards the rest of an oversized upload, up to [`DRAIN_AFTER_LIMIT`] more.
+async fn drain(stream: &mut axum::body::BodyDataStream, mut received: u64, limit: u64) {
+    while received <= limit + DRAIN_AFTER_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => received += chunk.len() as u64,
+            _ => return,
+        }
+    }
 }
 
 fn too_large(limit: u64) -> ApiError {

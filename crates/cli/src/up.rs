@@ -121,10 +121,10 @@ fn init_tracing() {
 /// The edge token kept in `<data>/edge.token`, created through the API on first start.
 async fn edge_token(admin: &Client, data: &Path) -> anyhow::Result<String> {
     let path = data.join("edge.token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_owned());
-        }
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
     }
     let token = admin
         .create_edge_token(Some("switchyard up"))

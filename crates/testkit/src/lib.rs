@@ -28,3 +28,176 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A control plane and an edge, started fresh in a temporary directory, with helpers that
+/// speak plain HTTP to them and return status codes and bodies to assert on.
+pub struct Platform {
+    pub dir: tempfile::TempDir,
+    pub control: Option<Control>,
+    pub edge: Option<Edge>,
+    pub edge_token: String,
+    pub http: reqwest::Client,
+}
+
+/// The base domain test edges serve under.
+pub const BASE: &str = "test.example";
+
+impl Platform {
+    /// Starts `switchyard-control` and one `switchyard-edge` following it.
+    pub async fn start() -> Platform {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`Platform::start`], with extra arguments for the control plane.
+    pub async fn start_with(control_args: &[&str]) -> Platform {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let control = Control::start_with(&dir.path().join("control"), control_args);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let (status, body) = request(
+            &http,
+            reqwest::Method::POST,
+            &format!("{}/v1/edge-tokens", control.url()),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let edge_token = body["token"].as_str().unwrap().to_owned();
+        let edge = Edge::start(control.url(), &edge_token, &dir.path().join("edge"), BASE);
+        Platform {
+            dir,
+            control: Some(control),
+            edge: Some(edge),
+            edge_token,
+            http,
+        }
+    }
+
+    pub fn control(&self) -> &Control {
+        self.control.as_ref().expect("control plane running")
+    }
+
+    pub fn edge(&self) -> &Edge {
+        self.edge.as_ref().expect("edge running")
+    }
+
+    /// `METHOD /v1/<path>` with a JSON body; returns (status, JSON body or `null`).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}/v1/{path}", self.control().url());
+        request(&self.http, method.parse().unwrap(), &url, token, body).await
+    }
+
+    /// Creates a tenant; returns its token.
+    pub async fn tenant(&self, name: &str) -> String {
+        let (status, body) = self
+            .api(
+                "POST",
+                "tenants",
+                ADMIN_TOKEN,
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an app as `token`.
+    pub async fn app(&self, token: &str, name: &str) {
+        let (status, body) = self
+            .api(
+                "POST",
+                "apps",
+                token,
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Uploads `archive` to `app` with a query string like `promote=true`.
+    pub async fn deploy(
+        &self,
+        token: &str,
+        app: &str,
+        query: &str,
+        archive: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}/v1/apps/{app}/versions?{query}", self.control().url());
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(token)
+            .body(archive)
+            .send()
+            .await
+            .expect("deploy request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// GET `path` from the edge with `Host: <host>`.
+    pub async fn edge_get(&self, host: &str, path: &str) -> reqwest::Response {
+        edge_get(&self.http, self.edge().url(), host, path).await
+    }
+
+    /// Waits until the edge answers `host` with `version` in `x-switchyard-version`.
+    pub async fn wait_serving(&self, host: &str, version: &str) {
+        let what = format!("{host} to serve {version}");
+        let (http, url) = (self.http.clone(), self.edge().url().to_owned());
+        wait_for(&what, Duration::from_secs(10), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let r = edge_get(&http, &url, host, "/").await;
+                (r.headers()
+                    .get("x-switchyard-version")
+                    .map(|v| v.as_bytes())
+                    == Some(version.as_bytes()))
+                .then_some(())
+            }
+        })
+        .await
+    }
+}
+
+pub async fn edge_get(
+    http: &reqwest::Client,
+    edge_url: &str,
+    host: &str,
+    path: &str,
+) -> reqwest::Response {
+    http.get(format!("{edge_url}{path}"))
+        .header("host", host)
+        .send()
+        .await
+        .expect("edge request")
+}
+
+async fn request(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let response = req.send().await.expect("API request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}

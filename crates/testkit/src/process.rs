@@ -47,10 +47,10 @@ impl Server {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(url.trim().to_owned());
-                    }
+                if let Some(url) = line.split("listening on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(url.trim().to_owned());
                 }
             }
         });
@@ -102,9 +102,15 @@ impl Control {
 
     pub fn start_with(data: &Path, extra_args: &[&str]) -> Control {
         let mut cmd = Command::new(bin_path("switchyard-control"));
-        cmd.args(["--api-addr", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra_args);
+        cmd.args([
+            "--api-addr",
+            "127.0.0.1:0",
+            "--base-domain",
+            crate::BASE,
+            "--data",
+        ])
+        .arg(data)
+        .args(extra_args);
         cmd.env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "info,switchyard_control=debug");
         let log = data.with_extension("control.log");

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `switchyard-control`, `switchyard-edge` and `switchyard`
+//! binaries on free loopback ports, driven over HTTP and the command line.
+
+mod archives;
+mod browser;
+mod cli;
+mod e2e;
+mod isolation;
+mod restart;
+mod up;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Switchyard's whole test suite, on a fresh Debian machine with a Rust toolchain: installs what
+# the tests need (headless Chromium for the browser test), then checks formatting and lints and
+# runs every unit and end-to-end test. Run from anywhere: `bash deploy/test.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing test dependencies: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# The end-to-end tests start the workspace's binaries; build them all first.
+cargo build --locked --workspace --bins
+cargo test --locked --workspace
