@@ -70,15 +70,7 @@ impl Api {
         config: Config,
         shutdown: CancellationToken,
     ) -> Api {
-        Api {
-            inner: Arc::new(Inner {
-                store: Mutex::new(store),
-                blobs,
-                publisher,
-                config,
-                shutdown,
-            }),
-        }
+        Api { inner: Arc::new(Inner { store: Mutex::new(store), blobs, publisher, config, shutdown }) }
     }
 
     /// Runs `f` on the store on a blocking thread. If `f` changed what edges see, the new
@@ -90,10 +82,7 @@ impl Api {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut store = inner
-                .store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut store = inner.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let before = store.revision()?;
             let out = f(&mut store)?;
             if store.revision()? != before {
@@ -108,8 +97,7 @@ impl Api {
 
     /// Looks up `app` as `who` may see it.
     async fn app(&self, who: &Principal, app: &str) -> Result<App, ApiError> {
-        let name = Name::new(app)
-            .map_err(|e| ApiError::bad_request("invalid_name", format!("app name: {e}")))?;
+        let name = Name::new(app).map_err(|e| ApiError::bad_request("invalid_name", format!("app name: {e}")))?;
         let who = who.clone();
         self.db(move |s| s.find_app(&who, name.as_str())).await
     }
@@ -132,9 +120,7 @@ pub fn router(api: Api) -> Router {
         .route(
             "/v1/apps/{app}/versions",
             // The deploy handler counts the upload itself (see `deploy::receive`).
-            get(list_versions)
-                .post(deploy::deploy)
-                .layer(DefaultBodyLimit::disable()),
+            get(list_versions).post(deploy::deploy).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/apps/{app}/promote", post(promote))
         .route("/v1/apps/{app}/rollback", post(rollback))
@@ -143,11 +129,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/blobs/{digest}", get(blob))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "method not allowed on this route",
-            )
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(axum::middleware::from_fn(trace_request))
         .with_state(api)
@@ -156,23 +138,16 @@ pub fn router(api: Api) -> Router {
 /// One span per API request; client errors are `debug`, server errors `warn`.
 async fn trace_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
-    let span = tracing::debug_span!("api", method = %req.method(), path = %req.uri().path(), actor = tracing::field::Empty);
+    let span =
+        tracing::debug_span!("api", method = %req.method(), path = %req.uri().path(), actor = tracing::field::Empty);
     let started = std::time::Instant::now();
     let response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let _enter = span.enter();
     if response.status().is_server_error() {
-        tracing::warn!(
-            status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request failed"
-        );
+        tracing::warn!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request failed");
     } else {
-        tracing::debug!(
-            status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
+        tracing::debug!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     }
     response
 }
@@ -194,19 +169,14 @@ async fn create_tenant(
     JsonBody(req): JsonBody<CreateTenant>,
 ) -> Result<Response, ApiError> {
     auth.admin()?;
-    let name = Name::new(&req.name)
-        .map_err(|e| ApiError::bad_request("invalid_name", format!("tenant name: {e}")))?;
+    let name = Name::new(&req.name).map_err(|e| ApiError::bad_request("invalid_name", format!("tenant name: {e}")))?;
     let token = auth::generate(TokenKind::Tenant);
     let hash = TokenHash::of(&token);
-    let tenant = api
-        .db(move |s| s.create_tenant(name.as_str(), &hash))
-        .await?;
+    let tenant = api.db(move |s| s.create_tenant(name.as_str(), &hash)).await?;
     tracing::info!(tenant = %tenant.name, "tenant created");
     Ok((
         StatusCode::CREATED,
-        axum::Json(
-            json!({ "tenant": tenant.name, "token": token, "created_at": tenant.created_at }),
-        ),
+        axum::Json(json!({ "tenant": tenant.name, "token": token, "created_at": tenant.created_at })),
     )
         .into_response())
 }
@@ -224,19 +194,12 @@ struct CreateEdgeToken {
     label: Option<String>,
 }
 
-async fn create_edge_token(
-    State(api): State<Api>,
-    auth: Auth,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+async fn create_edge_token(State(api): State<Api>, auth: Auth, body: axum::body::Bytes) -> Result<Response, ApiError> {
     auth.admin()?;
     let req: CreateEdgeToken = extract::optional_json(&body)?;
     let label = req.label.unwrap_or_else(|| "edge".to_owned());
     if label.len() > 100 || label.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_label",
-            "label: at most 100 characters, no control characters",
-        ));
+        return Err(ApiError::bad_request("invalid_label", "label: at most 100 characters, no control characters"));
     }
     let token = auth::generate(TokenKind::Edge);
     let hash = TokenHash::of(&token);
@@ -245,10 +208,8 @@ async fn create_edge_token(
 }
 
 fn app_json(api: &Api, app: &App, channels: &std::collections::BTreeMap<String, u64>) -> Value {
-    let channels: serde_json::Map<String, Value> = channels
-        .iter()
-        .map(|(c, v)| (c.clone(), Value::from(version_label(*v))))
-        .collect();
+    let channels: serde_json::Map<String, Value> =
+        channels.iter().map(|(c, v)| (c.clone(), Value::from(version_label(*v)))).collect();
     json!({
         "name": app.name,
         "tenant": app.tenant,
@@ -261,10 +222,7 @@ fn app_json(api: &Api, app: &App, channels: &std::collections::BTreeMap<String, 
 async fn list_apps(State(api): State<Api>, auth: Auth) -> Result<Response, ApiError> {
     let who = auth.merchant()?.clone();
     let apps = api.db(move |s| s.list_apps(&who)).await?;
-    let body: Vec<Value> = apps
-        .iter()
-        .map(|(app, channels)| app_json(&api, app, channels))
-        .collect();
+    let body: Vec<Value> = apps.iter().map(|(app, channels)| app_json(&api, app, channels)).collect();
     Ok(axum::Json(body).into_response())
 }
 
@@ -283,8 +241,7 @@ async fn create_app(
     JsonBody(req): JsonBody<CreateApp>,
 ) -> Result<Response, ApiError> {
     let who = auth.merchant()?.clone();
-    let name = Name::new(&req.name)
-        .map_err(|e| ApiError::bad_request("invalid_name", format!("app name: {e}")))?;
+    let name = Name::new(&req.name).map_err(|e| ApiError::bad_request("invalid_name", format!("app name: {e}")))?;
     let app = api
         .db(move |s| {
             let tenant_id = match (&who, &req.tenant) {
@@ -294,38 +251,24 @@ async fn create_app(
                 (Principal::Tenant { id, .. }, _) => *id,
                 (_, Some(t)) => s.tenant_id(t)?,
                 (_, None) => {
-                    return Err(StoreError::Conflict(
-                        "the operator must name the tenant that owns the app".into(),
-                    ));
+                    return Err(StoreError::Conflict("the operator must name the tenant that owns the app".into()));
                 }
             };
             s.create_app(tenant_id, name.as_str())
         })
         .await?;
     tracing::info!(app = %app.name, tenant = %app.tenant, "app created");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(app_json(&api, &app, &Default::default())),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(app_json(&api, &app, &Default::default()))).into_response())
 }
 
-async fn get_app(
-    State(api): State<Api>,
-    auth: Auth,
-    Path(app): Path<String>,
-) -> Result<Response, ApiError> {
+async fn get_app(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {
     let app = api.app(auth.merchant()?, &app).await?;
     let id = app.id;
     let channels = api.db(move |s| s.channels(id)).await?;
     Ok(axum::Json(app_json(&api, &app, &channels)).into_response())
 }
 
-async fn list_versions(
-    State(api): State<Api>,
-    auth: Auth,
-    Path(app): Path<String>,
-) -> Result<Response, ApiError> {
+async fn list_versions(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {
     let app = api.app(auth.merchant()?, &app).await?;
     let versions = api.db(move |s| s.list_versions(&app)).await?;
     Ok(axum::Json(versions).into_response())
@@ -349,15 +292,10 @@ async fn promote(
     let app = api.app(&who, &app).await?;
     let channel = channel_name(req.channel.as_deref())?;
     let version = parse_version_label(&req.version).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_version",
-            format!("version {:?}: expected v<N>, like v3", req.version),
-        )
+        ApiError::bad_request("invalid_version", format!("version {:?}: expected v<N>, like v3", req.version))
     })?;
     let (app_name, actor) = (app.name.clone(), who.actor());
-    let release = api
-        .db(move |s| s.promote(&app, channel.as_str(), version, &actor))
-        .await?;
+    let release = api.db(move |s| s.promote(&app, channel.as_str(), version, &actor)).await?;
     tracing::info!(app = %app_name, channel = %release.channel, to = %release.to, revision = release.revision, "promoted");
     Ok(axum::Json(release_json(&api, &app_name, &release)).into_response())
 }
@@ -380,9 +318,7 @@ async fn rollback(
     let app = api.app(&who, &app).await?;
     let channel = channel_name(req.channel.as_deref())?;
     let (app_name, actor) = (app.name.clone(), who.actor());
-    let release = api
-        .db(move |s| s.rollback(&app, channel.as_str(), &actor))
-        .await?;
+    let release = api.db(move |s| s.rollback(&app, channel.as_str(), &actor)).await?;
     tracing::info!(app = %app_name, channel = %release.channel, to = %release.to, revision = release.revision, "rolled back");
     Ok(axum::Json(release_json(&api, &app_name, &release)).into_response())
 }
@@ -399,11 +335,7 @@ fn release_json(api: &Api, app: &str, r: &crate::store::Release) -> Value {
     v
 }
 
-async fn list_releases(
-    State(api): State<Api>,
-    auth: Auth,
-    Path(app): Path<String>,
-) -> Result<Response, ApiError> {
+async fn list_releases(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {
     let app = api.app(auth.merchant()?, &app).await?;
     let releases = api.db(move |s| s.list_releases(&app)).await?;
     Ok(axum::Json(releases).into_response())
@@ -439,10 +371,7 @@ async fn snapshot(
             return Ok((
                 [
                     (header::CONTENT_TYPE, "application/json"),
-                    (
-                        header::HeaderName::from_static("x-switchyard-revision"),
-                        &current.revision.to_string(),
-                    ),
+                    (header::HeaderName::from_static("x-switchyard-revision"), &current.revision.to_string()),
                 ],
                 current.json.clone(),
             )
@@ -457,15 +386,11 @@ async fn snapshot(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn blob(
-    State(api): State<Api>,
-    auth: Auth,
-    Path(digest): Path<String>,
-) -> Result<Response, ApiError> {
+async fn blob(State(api): State<Api>, auth: Auth, Path(digest): Path<String>) -> Result<Response, ApiError> {
     auth.edge()?;
-    let digest: Digest = digest.parse().map_err(|e: switchyard_model::DigestError| {
-        ApiError::bad_request("invalid_digest", e.to_string())
-    })?;
+    let digest: Digest = digest
+        .parse()
+        .map_err(|e: switchyard_model::DigestError| ApiError::bad_request("invalid_digest", e.to_string()))?;
     let path = api.inner.blobs.path(&digest);
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
@@ -477,10 +402,7 @@ async fn blob(
     let len = file.metadata().await.map_err(ApiError::internal)?.len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
     Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
+        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (header::CONTENT_LENGTH, len.to_string())],
         body,
     )
         .into_response())

@@ -75,31 +75,17 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let api_addr = args
-            .api_addr
-            .or(file.api_addr)
-            .unwrap_or_else(|| "127.0.0.1:7070".into());
-        let api_addr: SocketAddr = api_addr.parse().with_context(|| {
-            format!("api_addr {api_addr:?} is not an address like 127.0.0.1:7070")
-        })?;
-        let base_domain = args
-            .base_domain
-            .or(file.base_domain)
-            .unwrap_or_else(|| "localhost".into());
+        let api_addr = args.api_addr.or(file.api_addr).unwrap_or_else(|| "127.0.0.1:7070".into());
+        let api_addr: SocketAddr =
+            api_addr.parse().with_context(|| format!("api_addr {api_addr:?} is not an address like 127.0.0.1:7070"))?;
+        let base_domain = args.base_domain.or(file.base_domain).unwrap_or_else(|| "localhost".into());
         check_domain(&base_domain)?;
-        let edge_url = args
-            .edge_url
-            .or(file.edge_url)
-            .unwrap_or_else(|| "http://{host}:8080".into());
-        if !edge_url.contains("{host}")
-            || !(edge_url.starts_with("http://") || edge_url.starts_with("https://"))
-        {
+        let edge_url = args.edge_url.or(file.edge_url).unwrap_or_else(|| "http://{host}:8080".into());
+        if !edge_url.contains("{host}") || !(edge_url.starts_with("http://") || edge_url.starts_with("https://")) {
             bail!("edge_url {edge_url:?} must start with http:// or https:// and contain {{host}}");
         }
-        let admin_token = match (
-            admin_token.filter(|t| !t.is_empty()),
-            args.admin_token_file.or(file.admin_token_file),
-        ) {
+        let admin_token = match (admin_token.filter(|t| !t.is_empty()), args.admin_token_file.or(file.admin_token_file))
+        {
             (Some(t), _) => Some(t),
             (None, Some(path)) => Some(read_token_file(&path)?),
             (None, None) => None,
@@ -112,24 +98,15 @@ impl Config {
         let defaults = Limits::default();
         let limits = Limits {
             max_files: file.limits.max_files.unwrap_or(defaults.max_files),
-            max_file_bytes: file
-                .limits
-                .max_file_bytes
-                .unwrap_or(defaults.max_file_bytes),
-            max_total_bytes: file
-                .limits
-                .max_total_bytes
-                .unwrap_or(defaults.max_total_bytes),
+            max_file_bytes: file.limits.max_file_bytes.unwrap_or(defaults.max_file_bytes),
+            max_total_bytes: file.limits.max_total_bytes.unwrap_or(defaults.max_total_bytes),
         };
         if limits.max_files == 0 || limits.max_file_bytes == 0 || limits.max_total_bytes == 0 {
             bail!("limits must be greater than zero");
         }
         Ok(Config {
             api_addr,
-            data: args
-                .data
-                .or(file.data)
-                .unwrap_or_else(|| PathBuf::from(".switchyard")),
+            data: args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard")),
             base_domain,
             edge_url,
             admin_token,
@@ -139,14 +116,12 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
 fn read_token_file(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading admin token file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading admin token file {}", path.display()))?;
     Ok(text.trim().to_owned())
 }
 
@@ -157,8 +132,7 @@ pub fn check_domain(domain: &str) -> anyhow::Result<()> {
         && domain.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
     if !ok {
         bail!("base domain {domain:?} is not a lowercase DNS name like shops.example.net");
@@ -174,12 +148,9 @@ mod tests {
     fn defaults_apply_and_flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "api_addr = \"127.0.0.1:9000\"\nbase_domain = \"shops.test\"\n[limits]\nmax_files = 7\n").unwrap();
-        let args = Args {
-            config: Some(file),
-            api_addr: Some("127.0.0.1:9001".into()),
-            ..Args::default()
-        };
+        std::fs::write(&file, "api_addr = \"127.0.0.1:9000\"\nbase_domain = \"shops.test\"\n[limits]\nmax_files = 7\n")
+            .unwrap();
+        let args = Args { config: Some(file), api_addr: Some("127.0.0.1:9001".into()), ..Args::default() };
         let c = Config::load(args, None).unwrap();
         assert_eq!(c.api_addr.to_string(), "127.0.0.1:9001");
         assert_eq!(c.base_domain, "shops.test");
@@ -193,50 +164,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "api_adr = \"127.0.0.1:9000\"\n").unwrap();
-        let err = Config::load(
-            Args {
-                config: Some(file),
-                ..Args::default()
-            },
-            None,
-        )
-        .unwrap_err();
-        assert!(
-            format!("{err:#}").contains("unknown field `api_adr`"),
-            "{err:#}"
-        );
+        let err = Config::load(Args { config: Some(file), ..Args::default() }, None).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `api_adr`"), "{err:#}");
 
-        let err = Config::load(
-            Args {
-                api_addr: Some("localhost".into()),
-                ..Args::default()
-            },
-            None,
-        )
-        .unwrap_err();
+        let err = Config::load(Args { api_addr: Some("localhost".into()), ..Args::default() }, None).unwrap_err();
         assert!(err.to_string().contains("api_addr \"localhost\""), "{err}");
-        let err = Config::load(
-            Args {
-                base_domain: Some("Bad_Domain".into()),
-                ..Args::default()
-            },
-            None,
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("base domain \"Bad_Domain\""),
-            "{err}"
-        );
+        let err = Config::load(Args { base_domain: Some("Bad_Domain".into()), ..Args::default() }, None).unwrap_err();
+        assert!(err.to_string().contains("base domain \"Bad_Domain\""), "{err}");
         let err = Config::load(Args::default(), Some("short".into())).unwrap_err();
         assert!(err.to_string().contains("at least 16 characters"), "{err}");
-        let err = Config::load(
-            Args {
-                edge_url: Some("http://x".into()),
-                ..Args::default()
-            },
-            None,
-        )
-        .unwrap_err();
+        let err = Config::load(Args { edge_url: Some("http://x".into()), ..Args::default() }, None).unwrap_err();
         assert!(err.to_string().contains("{host}"), "{err}");
     }
 }

@@ -47,43 +47,32 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
 /// token, to serve on an already bound `listener` (`config.api_addr` is not used).
 pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Result<Bound> {
     let data = &config.data;
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("creating data directory {}", data.display()))?;
+    std::fs::create_dir_all(data).with_context(|| format!("creating data directory {}", data.display()))?;
     let uploads = data.join("uploads");
     if uploads.exists() {
-        std::fs::remove_dir_all(&uploads)
-            .with_context(|| format!("clearing {}", uploads.display()))?;
+        std::fs::remove_dir_all(&uploads).with_context(|| format!("clearing {}", uploads.display()))?;
     }
     std::fs::create_dir_all(&uploads).with_context(|| format!("creating {}", uploads.display()))?;
     let blobs = switchyard_blob::LocalBlobStore::open(data).context("opening the blob store")?;
     let db_path = data.join("meta.db");
-    let mut store = store::Store::open(&db_path)
-        .with_context(|| format!("opening metadata store {}", db_path.display()))?;
+    let mut store =
+        store::Store::open(&db_path).with_context(|| format!("opening metadata store {}", db_path.display()))?;
 
     let admin_token = match &config.admin_token {
         Some(token) => token.clone(),
         None => admin_token_in(data)?,
     };
-    store
-        .set_admin_token(&TokenHash::of(&admin_token))
-        .context("storing the operator token")?;
+    store.set_admin_token(&TokenHash::of(&admin_token)).context("storing the operator token")?;
 
     let publisher = publish::Publisher::new(&mut store).context("building the first snapshot")?;
     let shutdown = CancellationToken::new();
     let api = api::Api::new(store, blobs, publisher, config, shutdown.clone());
-    Ok(Bound {
-        listener,
-        router: api::router(api),
-        shutdown,
-        admin_token,
-    })
+    Ok(Bound { listener, router: api::router(api), shutdown, admin_token })
 }
 
 impl Bound {
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The operator token in force (from the config, or the one kept in the data directory).
@@ -92,20 +81,14 @@ impl Bound {
     }
 
     /// Serves until `shutdown` resolves, then ends long-polls and drains in-flight requests.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let token = self.shutdown.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: draining requests");
             token.cancel();
         };
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(signal)
-            .await
-            .context("serving the API")
+        axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await.context("serving the API")
     }
 }
 
@@ -121,17 +104,10 @@ fn admin_token_in(data: &Path) -> anyhow::Result<String> {
     let token = auth::generate(TokenKind::Admin);
     let mut file = {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)
     }
     .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{token}")
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{token}").and_then(|()| file.sync_all()).with_context(|| format!("writing {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated an operator token");
     Ok(token)
 }
@@ -139,8 +115,7 @@ fn admin_token_in(data: &Path) -> anyhow::Result<String> {
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {},
         _ = term.recv() => {},

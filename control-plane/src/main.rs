@@ -23,9 +23,6 @@ async fn main() -> anyhow::Result<()> {
     let admin_token = std::env::var("SWITCHYARD_ADMIN_TOKEN").ok();
     let config = switchyard_control::Config::load(cli.args, admin_token)?;
     let bound = switchyard_control::bind(config).await?;
-    println!(
-        "switchyard-control listening on http://{}",
-        bound.local_addr()
-    );
+    println!("switchyard-control listening on http://{}", bound.local_addr());
     bound.serve(switchyard_control::shutdown_signal()).await
 }

@@ -57,8 +57,5 @@ impl Publisher {
 fn build(store: &mut Store) -> Result<Published, StoreError> {
     let snapshot: Snapshot = store.snapshot()?;
     let json = serde_json::to_vec(&snapshot).expect("a snapshot always serializes");
-    Ok(Published {
-        revision: snapshot.revision,
-        json: Bytes::from(json),
-    })
+    Ok(Published { revision: snapshot.revision, json: Bytes::from(json) })
 }

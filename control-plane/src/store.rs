@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
-use switchyard_model::{AppState, Digest, Snapshot};
+use switchyard_model::{AppState, Digest, Snapshot, VersionRef};
 
 use crate::auth::{Principal, TokenHash, TokenKind};
 
@@ -160,11 +160,7 @@ impl Store {
     }
 
     pub fn revision(&self) -> Result<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-                r.get(0)
-            })?)
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?)
     }
 
     /// Makes `hash` the one operator token (replacing any earlier one, so rotation works).
@@ -196,65 +192,38 @@ impl Store {
                 },
             )
             .optional()?;
-        Ok(row.and_then(
-            |(kind, tenant_id, tenant_name, label)| match kind.as_str() {
-                "admin" => Some(Principal::Admin),
-                "tenant" => Some(Principal::Tenant {
-                    id: tenant_id?,
-                    name: tenant_name?,
-                }),
-                "edge" => Some(Principal::Edge {
-                    label: label.unwrap_or_default(),
-                }),
-                _ => None,
-            },
-        ))
+        Ok(row.and_then(|(kind, tenant_id, tenant_name, label)| match kind.as_str() {
+            "admin" => Some(Principal::Admin),
+            "tenant" => Some(Principal::Tenant { id: tenant_id?, name: tenant_name? }),
+            "edge" => Some(Principal::Edge { label: label.unwrap_or_default() }),
+            _ => None,
+        }))
     }
 
     pub fn create_tenant(&mut self, name: &str, token: &TokenHash) -> Result<Tenant> {
         let tx = self.conn.transaction()?;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)",
-            [name],
-            |r| r.get(0),
-        )?;
+        let exists: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)", [name], |r| r.get(0))?;
         if exists {
-            return Err(StoreError::Conflict(format!(
-                "tenant {name:?} already exists"
-            )));
+            return Err(StoreError::Conflict(format!("tenant {name:?} already exists")));
         }
         let created_at = now();
-        tx.execute(
-            "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
-            params![name, created_at],
-        )?;
+        tx.execute("INSERT INTO tenants (name, created_at) VALUES (?1, ?2)", params![name, created_at])?;
         let id = tx.last_insert_rowid();
         insert_token(&tx, token, TokenKind::Tenant, Some(id), name)?;
         tx.commit()?;
-        Ok(Tenant {
-            name: name.to_owned(),
-            created_at,
-        })
+        Ok(Tenant { name: name.to_owned(), created_at })
     }
 
     pub fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, created_at FROM tenants ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Tenant {
-                name: r.get(0)?,
-                created_at: r.get(1)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare("SELECT name, created_at FROM tenants ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok(Tenant { name: r.get(0)?, created_at: r.get(1)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn tenant_id(&self, name: &str) -> Result<i64> {
         self.conn
-            .query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| r.get(0))
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("tenant {name:?} not found")))
     }
@@ -268,11 +237,7 @@ impl Store {
 
     pub fn create_app(&mut self, tenant_id: i64, name: &str) -> Result<App> {
         let tx = self.conn.transaction()?;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM apps WHERE name = ?1)",
-            [name],
-            |r| r.get(0),
-        )?;
+        let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM apps WHERE name = ?1)", [name], |r| r.get(0))?;
         if exists {
             // App names are global because they are host names; say so without saying whose.
             return Err(StoreError::Conflict(format!(
@@ -285,16 +250,9 @@ impl Store {
             params![tenant_id, name, created_at],
         )?;
         let id = tx.last_insert_rowid();
-        let tenant = tx.query_row("SELECT name FROM tenants WHERE id = ?1", [tenant_id], |r| {
-            r.get(0)
-        })?;
+        let tenant = tx.query_row("SELECT name FROM tenants WHERE id = ?1", [tenant_id], |r| r.get(0))?;
         tx.commit()?;
-        Ok(App {
-            id,
-            name: name.to_owned(),
-            tenant,
-            created_at,
-        })
+        Ok(App { id, name: name.to_owned(), tenant, created_at })
     }
 
     /// The app `name` as `who` may see it: another tenant's app is "not found".
@@ -326,12 +284,7 @@ impl Store {
         )?;
         let apps = stmt
             .query_map([tenant_filter], |r| {
-                Ok(App {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    tenant: r.get(2)?,
-                    created_at: r.get(3)?,
-                })
+                Ok(App { id: r.get(0)?, name: r.get(1)?, tenant: r.get(2)?, created_at: r.get(3)? })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         apps.into_iter()
@@ -343,9 +296,7 @@ impl Store {
     }
 
     pub fn channels(&self, app_id: i64) -> Result<BTreeMap<String, u64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, version FROM channels WHERE app_id = ?1")?;
+        let mut stmt = self.conn.prepare("SELECT name, version FROM channels WHERE app_id = ?1")?;
         let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -353,18 +304,9 @@ impl Store {
     /// Records a version whose manifest and blobs are already stored, points `channels` at
     /// it, and bumps the revision, all in one transaction. Returns (number, revision).
     pub fn create_version(&mut self, app: &App, v: NewVersion<'_>) -> Result<(u64, u64)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let number: u64 = tx.query_row(
-            "SELECT next_version FROM apps WHERE id = ?1",
-            [app.id],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "UPDATE apps SET next_version = next_version + 1 WHERE id = ?1",
-            [app.id],
-        )?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let number: u64 = tx.query_row("SELECT next_version FROM apps WHERE id = ?1", [app.id], |r| r.get(0))?;
+        tx.execute("UPDATE apps SET next_version = next_version + 1 WHERE id = ?1", [app.id])?;
         let at = now();
         tx.execute(
             "INSERT INTO versions (app_id, number, manifest, files, bytes, message, created_by, created_at)
@@ -373,9 +315,7 @@ impl Store {
         )?;
         let revision = bump_revision(&tx)?;
         for channel in v.channels {
-            move_pointer(
-                &tx, app.id, channel, number, "deploy", v.actor, &at, revision,
-            )?;
+            move_pointer(&tx, app.id, channel, number, "deploy", v.actor, &at, revision)?;
         }
         tx.commit()?;
         Ok((number, revision))
@@ -398,49 +338,25 @@ impl Store {
                 message: r.get(4)?,
                 created_by: r.get(5)?,
                 created_at: r.get(6)?,
-                channels: channels
-                    .iter()
-                    .filter(|(_, v)| **v == number)
-                    .map(|(c, _)| c.clone())
-                    .collect(),
+                channels: channels.iter().filter(|(_, v)| **v == number).map(|(c, _)| c.clone()).collect(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Points `channel` at `version`. The version must exist (and so is fully stored).
-    pub fn promote(
-        &mut self,
-        app: &App,
-        channel: &str,
-        version: u64,
-        actor: &str,
-    ) -> Result<Release> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn promote(&mut self, app: &App, channel: &str, version: u64, actor: &str) -> Result<Release> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM versions WHERE app_id = ?1 AND number = ?2)",
             params![app.id, version],
             |r| r.get(0),
         )?;
         if !exists {
-            return Err(StoreError::NotFound(format!(
-                "app {:?} has no version v{version}",
-                app.name
-            )));
+            return Err(StoreError::NotFound(format!("app {:?} has no version v{version}", app.name)));
         }
         let revision = bump_revision(&tx)?;
-        let release = move_pointer(
-            &tx,
-            app.id,
-            channel,
-            version,
-            "promote",
-            actor,
-            &now(),
-            revision,
-        )?;
+        let release = move_pointer(&tx, app.id, channel, version, "promote", actor, &now(), revision)?;
         tx.commit()?;
         Ok(release)
     }
@@ -448,9 +364,7 @@ impl Store {
     /// Points `channel` back where it was before its latest move that has not been rolled back
     /// yet, and marks that move undone, so repeated rollbacks walk back the history.
     pub fn rollback(&mut self, app: &App, channel: &str, actor: &str) -> Result<Release> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let last: Option<(i64, Option<u64>, u64)> = tx
             .query_row(
                 "SELECT id, from_version, to_version FROM releases
@@ -468,16 +382,7 @@ impl Store {
         };
         tx.execute("UPDATE releases SET undone = 1 WHERE id = ?1", [id])?;
         let revision = bump_revision(&tx)?;
-        let release = move_pointer(
-            &tx,
-            app.id,
-            channel,
-            previous,
-            "rollback",
-            actor,
-            &now(),
-            revision,
-        )?;
+        let release = move_pointer(&tx, app.id, channel, previous, "rollback", actor, &now(), revision)?;
         tx.commit()?;
         Ok(release)
     }
@@ -494,36 +399,29 @@ impl Store {
     /// Everything edges route by, at the current revision, read in one transaction.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
         let tx = self.conn.transaction()?;
-        let revision = tx.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-            r.get(0)
-        })?;
+        let revision = tx.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))?;
         let mut apps: BTreeMap<String, AppState> = BTreeMap::new();
         {
-            let mut stmt = tx.prepare("SELECT a.name, v.number, v.manifest FROM versions v JOIN apps a ON a.id = v.app_id")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let manifest: String = r.get(2)?;
-                let digest = manifest.parse().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })?;
-                apps.entry(r.get(0)?)
-                    .or_default()
-                    .versions
-                    .insert(r.get(1)?, digest);
-            }
             let mut stmt = tx.prepare(
-                "SELECT a.name, c.name, c.version FROM channels c JOIN apps a ON a.id = c.app_id",
+                "SELECT a.name, v.number, v.manifest, v.created_at FROM versions v JOIN apps a ON a.id = v.app_id",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                apps.entry(r.get(0)?)
-                    .or_default()
-                    .channels
-                    .insert(r.get(1)?, r.get(2)?);
+                let manifest: String = r.get(2)?;
+                let bad = |i, e: Box<dyn std::error::Error + Send + Sync>| {
+                    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+                };
+                let manifest = manifest.parse().map_err(|e| bad(2, Box::new(e)))?;
+                let created_at: String = r.get(3)?;
+                let created = humantime::parse_rfc3339(&created_at).map_err(|e| bad(3, Box::new(e)))?;
+                let created = created.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                apps.entry(r.get(0)?).or_default().versions.insert(r.get(1)?, VersionRef { manifest, created });
+            }
+            let mut stmt =
+                tx.prepare("SELECT a.name, c.name, c.version FROM channels c JOIN apps a ON a.id = c.app_id")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                apps.entry(r.get(0)?).or_default().channels.insert(r.get(1)?, r.get(2)?);
             }
         }
         tx.commit()?;
@@ -546,11 +444,7 @@ fn insert_token(
 }
 
 fn bump_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
-    Ok(tx.query_row(
-        "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(tx.query_row("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value", [], |r| r.get(0))?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -565,11 +459,9 @@ fn move_pointer(
     revision: u64,
 ) -> Result<Release> {
     let from: Option<u64> = tx
-        .query_row(
-            "SELECT version FROM channels WHERE app_id = ?1 AND name = ?2",
-            params![app_id, channel],
-            |r| r.get(0),
-        )
+        .query_row("SELECT version FROM channels WHERE app_id = ?1 AND name = ?2", params![app_id, channel], |r| {
+            r.get(0)
+        })
         .optional()?;
     tx.execute(
         "INSERT INTO channels (app_id, name, version, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -593,9 +485,7 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
     Ok(Release {
         id: r.get(0)?,
         channel: r.get(1)?,
-        from: r
-            .get::<_, Option<u64>>(2)?
-            .map(switchyard_model::version_label),
+        from: r.get::<_, Option<u64>>(2)?.map(switchyard_model::version_label),
         to: switchyard_model::version_label(r.get(3)?),
         kind: r.get(4)?,
         actor: r.get(5)?,

@@ -40,11 +40,7 @@ fn builder() -> auto::Builder<TokioExecutor> {
 }
 
 /// Serves `listener` from whatever `routes` holds at each request, until `shutdown` resolves.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    routes: Arc<ArcSwap<Routes>>,
-    shutdown: impl Future<Output = ()>,
-) {
+pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, shutdown: impl Future<Output = ()>) {
     let builder = builder();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

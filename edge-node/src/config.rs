@@ -81,10 +81,9 @@ impl Config {
     pub fn load(args: Args) -> anyhow::Result<Config> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("config file {}", path.display()))?
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("config file {}", path.display()))?
             }
             None => FileConfig::default(),
         };
@@ -105,21 +104,12 @@ impl Config {
         if token.trim().is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             bail!("the edge token is empty or contains spaces");
         }
-        let http_addr = args
-            .http_addr
-            .or(file.http_addr)
-            .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let http_addr: SocketAddr = http_addr.parse().with_context(|| {
-            format!("http_addr {http_addr:?} is not an address like 0.0.0.0:80")
-        })?;
-        let base_domain = args
-            .base_domain
-            .or(file.base_domain)
-            .unwrap_or_else(|| "localhost".into());
+        let http_addr = args.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let http_addr: SocketAddr =
+            http_addr.parse().with_context(|| format!("http_addr {http_addr:?} is not an address like 0.0.0.0:80"))?;
+        let base_domain = args.base_domain.or(file.base_domain).unwrap_or_else(|| "localhost".into());
         if base_domain.is_empty()
-            || !base_domain
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            || !base_domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         {
             bail!("base domain {base_domain:?} is not a lowercase DNS name like shops.example.net");
         }
@@ -128,15 +118,9 @@ impl Config {
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,
-            cache_dir: args
-                .cache_dir
-                .or(file.cache_dir)
-                .unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
+            cache_dir: args.cache_dir.or(file.cache_dir).unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
             name,
-            region: args
-                .region
-                .or(file.region)
-                .unwrap_or_else(|| "local".into()),
+            region: args.region.or(file.region).unwrap_or_else(|| "local".into()),
             base_domain,
         })
     }
@@ -162,11 +146,7 @@ mod tests {
     use super::*;
 
     fn args() -> Args {
-        Args {
-            control_plane: Some("http://127.0.0.1:7070/".into()),
-            token: Some("sye_x".into()),
-            ..Args::default()
-        }
+        Args { control_plane: Some("http://127.0.0.1:7070/".into()), token: Some("sye_x".into()), ..Args::default() }
     }
 
     #[test]
@@ -175,49 +155,23 @@ mod tests {
         assert_eq!(c.control_plane, "http://127.0.0.1:7070");
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.base_domain, "localhost");
-        assert!(
-            !format!("{c:?}").contains("sye_x"),
-            "the token is redacted from Debug"
-        );
+        assert!(!format!("{c:?}").contains("sye_x"), "the token is redacted from Debug");
     }
 
     #[test]
     fn bad_config_names_what_is_wrong() {
-        let e = Config::load(Args {
-            control_plane: None,
-            ..args()
-        })
-        .unwrap_err();
+        let e = Config::load(Args { control_plane: None, ..args() }).unwrap_err();
         assert!(e.to_string().contains("--control-plane"), "{e}");
-        let e = Config::load(Args {
-            control_plane: Some("127.0.0.1:7070".into()),
-            ..args()
-        })
-        .unwrap_err();
+        let e = Config::load(Args { control_plane: Some("127.0.0.1:7070".into()), ..args() }).unwrap_err();
         assert!(e.to_string().contains("must start with http://"), "{e}");
-        let e = Config::load(Args {
-            token: None,
-            ..args()
-        })
-        .unwrap_err();
+        let e = Config::load(Args { token: None, ..args() }).unwrap_err();
         assert!(e.to_string().contains("edge token is required"), "{e}");
-        let e = Config::load(Args {
-            http_addr: Some("nope".into()),
-            ..args()
-        })
-        .unwrap_err();
+        let e = Config::load(Args { http_addr: Some("nope".into()), ..args() }).unwrap_err();
         assert!(e.to_string().contains("http_addr \"nope\""), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("edge.toml");
         std::fs::write(&file, "http_adr = \"x\"").unwrap();
-        let e = Config::load(Args {
-            config: Some(file),
-            ..args()
-        })
-        .unwrap_err();
-        assert!(
-            format!("{e:#}").contains("unknown field `http_adr`"),
-            "{e:#}"
-        );
+        let e = Config::load(Args { config: Some(file), ..args() }).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `http_adr`"), "{e:#}");
     }
 }

@@ -47,30 +47,20 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
 pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Result<Bound> {
     std::fs::create_dir_all(&config.cache_dir)
         .with_context(|| format!("creating cache dir {}", config.cache_dir.display()))?;
-    let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir)
-        .context("opening the blob cache")?;
+    let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir).context("opening the blob cache")?;
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
     let syncer = sync::Syncer::new(config.clone(), cache, routes.clone());
     syncer.restore();
-    Ok(Bound {
-        listener,
-        routes,
-        syncer,
-    })
+    Ok(Bound { listener, routes, syncer })
 }
 
 impl Bound {
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// Serves and follows the control plane until `shutdown` resolves, then drains.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         let stop_on_signal = stop.clone();
@@ -88,8 +78,7 @@ impl Bound {
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},

@@ -1,161 +1,173 @@
-//! Request handling: host → site, path → file, response with prebuilt headers.
+//! Request handling: host → site, path → what to serve (files, rules, fallbacks), then the
+//! response with prebuilt headers, content negotiation, conditionals and ranges.
 //!
 //! Security invariants (DESIGN invariant 7):
 //! - The request path is split on `/` before percent-decoding, so `%2F` never acts as a
-//!   separator; a decoded segment that holds `/`, a NUL, invalid UTF-8 or is `..` never
-//!   reaches the look-up.
+//!   separator; a decoded segment that holds `/`, a NUL or control character, invalid UTF-8
+//!   or is `..` never reaches the look-up.
 //! - Look-up is in the site's manifest map only; no request data becomes a filesystem path.
 //! - An unknown host gets a bare 404 that names nothing about what the edge serves.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+mod body;
+mod negotiate;
+mod resolve;
 
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use hyper::body::Frame;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use switchyard_model::hosts::normalize_host;
 
-use crate::sites::{BlobBody, File, Routes, Site};
+pub use body::Body;
+use resolve::Resolved;
+
+use crate::sites::{File, Host, Representation, Routes, Site};
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+static NOINDEX: HeaderValue = HeaderValue::from_static("noindex");
 static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
+static BYTES: HeaderValue = HeaderValue::from_static("bytes");
+static VARY_AE: HeaderValue = HeaderValue::from_static("accept-encoding");
 const X_APP: &str = "x-switchyard-app";
 const X_VERSION: &str = "x-switchyard-version";
 
-/// A response body: nothing, bytes in memory, or a file streamed from the cache.
-pub enum Body {
-    Empty,
-    Bytes(Option<Bytes>),
-    File {
-        stream: tokio_util::io::ReaderStream<tokio::fs::File>,
-        remaining: u64,
-    },
-}
-
-impl hyper::body::Body for Body {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        match &mut *self {
-            Body::Empty => Poll::Ready(None),
-            Body::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Body::File { stream, remaining } => {
-                use futures_util::Stream;
-                match Pin::new(stream).poll_next(cx) {
-                    Poll::Ready(Some(Ok(chunk))) => {
-                        *remaining = remaining.saturating_sub(chunk.len() as u64);
-                        Poll::Ready(Some(Ok(Frame::data(chunk))))
-                    }
-                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-                    Poll::Ready(None) => Poll::Ready(None),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Body::Empty => true,
-            Body::Bytes(b) => b.is_none(),
-            Body::File { remaining, .. } => *remaining == 0,
-        }
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        match self {
-            Body::Empty => hyper::body::SizeHint::with_exact(0),
-            Body::Bytes(b) => {
-                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
-            }
-            Body::File { remaining, .. } => hyper::body::SizeHint::with_exact(*remaining),
-        }
-    }
-}
-
 /// Answers one request from `routes`.
 pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
-    let host = req
-        .uri()
-        .host()
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
-        .unwrap_or("");
-    let Some(site) = routes.site_for(&normalize_host(host)) else {
+    // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
+    let Some(host) = routes.host(&normalize_host(host)) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
         _ => {
-            let mut res = site_plain(site, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             res.headers_mut().insert(header::ALLOW, ALLOW.clone());
             return res;
         }
     };
-    let key = match manifest_key(req.uri().path()) {
-        Ok(key) => key,
-        Err(reason) => return site_plain(site, StatusCode::BAD_REQUEST, reason),
+    let path = match resolve::decode_path(req.uri().path()) {
+        Ok(path) => path,
+        Err(reason) => return site_plain(host, StatusCode::BAD_REQUEST, reason),
     };
-    let Some(file) = key.as_deref().and_then(|k| site.file(k)) else {
-        return site_plain(site, StatusCode::NOT_FOUND, "not found\n");
+    let site = &host.site;
+    let mut res = match resolve::resolve(site, &path, req.headers(), req.uri().query()) {
+        Resolved::File { key, status } => {
+            let file = site.file(&key).expect("resolve returns keys that exist");
+            serve_file(host, file, status, req.headers(), head)
+        }
+        Resolved::Redirect { status, location } => {
+            let mut res = site_plain(host, status, "");
+            match HeaderValue::try_from(location) {
+                Ok(location) => {
+                    res.headers_mut().insert(header::LOCATION, location);
+                }
+                Err(_) => return site_plain(host, StatusCode::BAD_REQUEST, "bad request: unusable redirect target\n"),
+            }
+            res
+        }
+        Resolved::NotFound => site_plain(host, StatusCode::NOT_FOUND, "not found\n"),
     };
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH)
-        && etag_matches(inm, &file.etag)
-    {
-        let mut res = Response::new(Body::Empty);
-        *res.status_mut() = StatusCode::NOT_MODIFIED;
-        file_headers(res.headers_mut(), site, file);
-        res.headers_mut().remove(header::CONTENT_LENGTH);
-        return res;
+    apply_header_rules(site, &path.display, res.headers_mut());
+    if head {
+        *res.body_mut() = Body::Empty;
     }
-    let body = if head { Body::Empty } else { file_body(file) };
-    let mut res = Response::new(body);
-    file_headers(res.headers_mut(), site, file);
     res
 }
 
-fn file_body(file: &File) -> Body {
-    match &*file.body {
-        BlobBody::Memory(bytes) => Body::Bytes(Some(bytes.clone())),
-        BlobBody::Disk(path) => match std::fs::File::open(path) {
-            Ok(f) => Body::File {
-                stream: tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(f),
-                    64 * 1024,
-                ),
-                remaining: file.size,
-            },
-            Err(error) => {
-                tracing::warn!(%error, path = %path.display(), "cached blob unreadable");
-                Body::Empty
+fn serve_file(host: &Host, file: &File, status: StatusCode, req: &HeaderMap, head: bool) -> Response<Body> {
+    let site = &host.site;
+    let ranged = status == StatusCode::OK && !head && req.contains_key(header::RANGE);
+    // Ranges are served from the identity bytes; content negotiation picks otherwise.
+    let chosen = if ranged { None } else { negotiate::encoding(req.get(header::ACCEPT_ENCODING), &file.encodings) };
+    let (repr, encoding) = match chosen {
+        Some(i) => (&file.encodings[i].1, Some(file.encodings[i].0)),
+        None => (&file.identity, None),
+    };
+    let mut res = Response::new(Body::Empty);
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, file.content_type.clone());
+    h.insert(header::ETAG, repr.etag.clone());
+    h.insert(header::LAST_MODIFIED, site.last_modified.clone());
+    h.insert(header::CACHE_CONTROL, file.cache_control.clone());
+    if status == StatusCode::OK {
+        h.insert(header::ACCEPT_RANGES, BYTES.clone());
+    }
+    if !file.encodings.is_empty() {
+        h.insert(header::VARY, VARY_AE.clone());
+    }
+    if let Some(encoding) = encoding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding.as_str()));
+    }
+    common_headers(h, host);
+
+    if status == StatusCode::OK && negotiate::not_modified(req, &repr.etag, site.modified) {
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        return res;
+    }
+    if ranged && negotiate::if_range_holds(req, &repr.etag, site.modified) {
+        match negotiate::range(req.get(header::RANGE), repr.size) {
+            negotiate::Range::Full => {}
+            negotiate::Range::Part(start, end) => {
+                *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+                let h = res.headers_mut();
+                h.insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::try_from(format!("bytes {start}-{end}/{}", repr.size)).expect("ascii"),
+                );
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+                *res.body_mut() = body::of(repr, start, end - start + 1);
+                return res;
             }
-        },
+            negotiate::Range::Unsatisfiable => {
+                *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                let h = res.headers_mut();
+                h.insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::try_from(format!("bytes */{}", repr.size)).expect("ascii"),
+                );
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                return res;
+            }
+        }
+    }
+    res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(repr.size));
+    *res.body_mut() = full(repr);
+    res
+}
+
+fn full(repr: &Representation) -> Body {
+    body::of(repr, 0, repr.size)
+}
+
+/// `_headers` rules for the request path, in order: set, then remove.
+fn apply_header_rules(site: &Site, path: &str, h: &mut HeaderMap) {
+    for rule in &site.header_rules {
+        if rule.pattern.matches(path).is_none() {
+            continue;
+        }
+        for (name, value) in &rule.set {
+            h.insert(name.clone(), value.clone());
+        }
+        for name in &rule.remove {
+            h.remove(name);
+        }
     }
 }
 
-fn file_headers(h: &mut http::HeaderMap, site: &Site, file: &File) {
-    h.insert(header::CONTENT_TYPE, file.content_type.clone());
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
-    h.insert(header::ETAG, file.etag.clone());
-    h.insert(header::CACHE_CONTROL, REVALIDATE.clone());
+fn common_headers(h: &mut HeaderMap, host: &Host) {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
-    h.insert(X_APP, site.app_header.clone());
-    h.insert(X_VERSION, site.version_header.clone());
+    h.insert(X_APP, host.site.app_header.clone());
+    h.insert(X_VERSION, host.site.version_header.clone());
+    if host.noindex {
+        h.insert("x-robots-tag", NOINDEX.clone());
+    }
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut res = Response::new(Body::Bytes(Some(Bytes::from_static(text.as_bytes()))));
+    let mut res = Response::new(Body::Bytes(Some(bytes::Bytes::from_static(text.as_bytes()))));
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
@@ -164,96 +176,9 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     res
 }
 
-fn site_plain(site: &Site, status: StatusCode, text: &'static str) -> Response<Body> {
+fn site_plain(host: &Host, status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = plain(status, text);
-    res.headers_mut().insert(X_APP, site.app_header.clone());
-    res.headers_mut()
-        .insert(X_VERSION, site.version_header.clone());
+    res.headers_mut().insert(header::CACHE_CONTROL, REVALIDATE.clone());
+    common_headers(res.headers_mut(), host);
     res
-}
-
-/// `If-None-Match` against a strong ETag: `*`, or any listed tag (weak comparison, as
-/// RFC 9110 asks for this header).
-fn etag_matches(inm: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(inm) = inm.to_str() else { return false };
-    let etag = etag.to_str().unwrap_or("");
-    inm.split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
-}
-
-/// Turns a request path into a manifest key: segments split on `/` and percent-decoded one by
-/// one, empty and `.` segments dropped, `index.html` appended to directories. `Ok(None)` is a
-/// path that cannot name any file (a decoded segment holding `/`).
-pub fn manifest_key(path: &str) -> Result<Option<String>, &'static str> {
-    let mut key = String::with_capacity(path.len() + 10);
-    let mut is_dir = true;
-    let mut impossible = false;
-    for raw in path.split('/') {
-        is_dir = true;
-        if raw.is_empty() || raw == "." {
-            continue;
-        }
-        let segment = percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .map_err(|_| "bad request: path is not valid UTF-8\n")?;
-        if segment.contains('\0') || segment.chars().any(char::is_control) {
-            return Err("bad request: path contains a control character\n");
-        }
-        match &*segment {
-            ".." => return Err("bad request: path contains '..'\n"),
-            "." | "" => continue,
-            s if s.contains('/') || s.contains('\\') => impossible = true,
-            _ => {}
-        }
-        if !key.is_empty() {
-            key.push('/');
-        }
-        key.push_str(&segment);
-        is_dir = false;
-    }
-    if impossible {
-        return Ok(None);
-    }
-    if is_dir {
-        if !key.is_empty() {
-            key.push('/');
-        }
-        key.push_str("index.html");
-    }
-    Ok(Some(key))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::manifest_key;
-
-    #[test]
-    fn request_paths_become_manifest_keys() {
-        assert_eq!(manifest_key("/"), Ok(Some("index.html".into())));
-        assert_eq!(manifest_key(""), Ok(Some("index.html".into())));
-        assert_eq!(manifest_key("/shop/"), Ok(Some("shop/index.html".into())));
-        assert_eq!(manifest_key("/a//b.js"), Ok(Some("a/b.js".into())));
-        assert_eq!(manifest_key("/./a/./b.js"), Ok(Some("a/b.js".into())));
-        assert_eq!(
-            manifest_key("/caf%C3%A9.html"),
-            Ok(Some("café.html".into()))
-        );
-        assert_eq!(manifest_key("/a%20b.txt"), Ok(Some("a b.txt".into())));
-        assert_eq!(
-            manifest_key("/a%2Fb.txt"),
-            Ok(None),
-            "%2F is not a separator"
-        );
-        assert_eq!(manifest_key("/a%5Cb.txt"), Ok(None));
-    }
-
-    #[test]
-    fn hostile_paths_are_refused() {
-        assert!(manifest_key("/../etc/passwd").is_err());
-        assert!(manifest_key("/a/%2e%2e/b").is_err());
-        assert!(manifest_key("/a%00b").is_err());
-        assert!(manifest_key("/a%0Ab").is_err());
-        assert!(manifest_key("/%FF").is_err());
-    }
 }

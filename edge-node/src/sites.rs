@@ -1,70 +1,101 @@
 //! The routing table an edge serves from: host name → site (one version of one app) →
-//! path → file. Built off the request path from a snapshot and the local cache, then swapped
-//! in whole.
+//! path → file, plus the version's compiled rules. Built off the request path from a snapshot
+//! and the local cache, then swapped in whole.
 //!
 //! Architecture Invariants:
 //! - A [`Routes`] value is complete: every file it names has its bytes in memory or in the
 //!   local cache. It is built only after everything it needs is fetched and verified.
 //! - Served paths are looked up in the manifest's map; nothing here joins a request path onto
 //!   the filesystem. Disk paths come from digests only.
-//! - Everything that does not depend on the request (content type, ETag, app and version
-//!   headers) is built once here, not per request.
+//! - Everything that does not depend on the request (content type, ETags, cache policy,
+//!   last-modified, app and version headers, compiled rules) is built once here.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use switchyard_blob::LocalBlobStore;
 use switchyard_model::hosts::{Selector, platform_host};
-use switchyard_model::{Digest, LIVE, Manifest, Snapshot, version_label};
+use switchyard_model::rules::{Pattern, TrailingSlash};
+use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label};
 
 /// Files up to this size are kept in memory; larger ones are streamed from the cache.
 pub const IN_MEMORY_MAX: u64 = 1024 * 1024;
 
+static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
+static IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("manifest {digest} of {app} v{version}: {source}")]
-    Manifest {
-        app: String,
-        version: u64,
-        digest: Digest,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Manifest { app: String, version: u64, digest: Digest, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("blob {digest} ({app}/{path}): {source}")]
-    Blob {
-        app: String,
-        path: String,
-        digest: Digest,
-        source: Box<switchyard_blob::Error>,
-    },
+    Blob { app: String, path: String, digest: Digest, source: Box<switchyard_blob::Error> },
 }
 
 /// What one snapshot routes, ready to serve.
 #[derive(Default)]
 pub struct Routes {
     pub revision: u64,
-    hosts: HashMap<String, Arc<Site>>,
+    hosts: HashMap<String, Host>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: HashMap<Digest, Arc<BlobBody>>,
 }
 
-/// One version of one app.
-pub struct Site {
-    pub app: String,
-    pub version: u64,
-    pub app_header: HeaderValue,
-    pub version_header: HeaderValue,
-    files: HashMap<String, File>,
+/// What a host name serves.
+#[derive(Clone)]
+pub struct Host {
+    pub site: Arc<Site>,
+    /// Preview and version hosts ask search engines not to index them.
+    pub noindex: bool,
 }
 
-/// A file of a version, with its prebuilt headers.
+/// One version of one app.
+pub struct Site {
+    pub app_header: HeaderValue,
+    pub version_header: HeaderValue,
+    /// When the version was created: the `last-modified` of all its files.
+    pub modified: SystemTime,
+    pub last_modified: HeaderValue,
+    files: HashMap<String, File>,
+    pub redirects: Vec<RedirectRule>,
+    pub header_rules: Vec<HeaderRule>,
+    pub spa_fallback: Option<String>,
+    pub clean_urls: bool,
+    pub trailing_slash: TrailingSlash,
+    pub not_found: Option<String>,
+}
+
+pub struct RedirectRule {
+    pub pattern: Pattern,
+    pub to: String,
+    pub status: u16,
+    pub force: bool,
+}
+
+pub struct HeaderRule {
+    pub pattern: Pattern,
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub remove: Vec<HeaderName>,
+}
+
+/// A file of a version, with its prebuilt headers and precompressed variants.
 pub struct File {
+    pub identity: Representation,
+    /// Smaller encodings, brotli before gzip.
+    pub encodings: Vec<(Encoding, Representation)>,
+    pub content_type: HeaderValue,
+    pub cache_control: HeaderValue,
+}
+
+/// One byte sequence a file can be sent as.
+pub struct Representation {
     pub body: Arc<BlobBody>,
     pub size: u64,
-    pub content_type: HeaderValue,
-    /// Strong ETag: the quoted SHA-256 of the bytes.
+    /// Strong ETag: the quoted SHA-256 of these bytes.
     pub etag: HeaderValue,
 }
 
@@ -83,110 +114,129 @@ impl Routes {
         base_domain: &str,
         previous: &Routes,
     ) -> Result<Routes, BuildError> {
-        let mut routes = Routes {
-            revision: snapshot.revision,
-            hosts: HashMap::new(),
-            bodies: HashMap::new(),
-        };
+        let mut routes = Routes { revision: snapshot.revision, hosts: HashMap::new(), bodies: HashMap::new() };
         for (app, state) in &snapshot.apps {
             let mut sites: HashMap<u64, Arc<Site>> = HashMap::new();
-            for (&version, digest) in &state.versions {
-                let manifest =
-                    load_manifest(cache, digest).map_err(|source| BuildError::Manifest {
-                        app: app.clone(),
-                        version,
-                        digest: *digest,
-                        source,
-                    })?;
-                let site = routes.site(app, version, &manifest, cache, previous)?;
-                let site = Arc::new(site);
-                routes.hosts.insert(
-                    platform_host(app, &Selector::Version(version), base_domain),
-                    site.clone(),
-                );
+            for (&version, vref) in &state.versions {
+                let manifest = load_manifest(cache, &vref.manifest).map_err(|source| BuildError::Manifest {
+                    app: app.clone(),
+                    version,
+                    digest: vref.manifest,
+                    source,
+                })?;
+                let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
+                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, previous)?);
+                let host = platform_host(app, &Selector::Version(version), base_domain);
+                routes.hosts.insert(host, Host { site: site.clone(), noindex: true });
                 sites.insert(version, site);
             }
             for (channel, version) in &state.channels {
                 if let Some(site) = sites.get(version) {
-                    routes.hosts.insert(
-                        platform_host(app, &Selector::Channel(channel.clone()), base_domain),
-                        site.clone(),
-                    );
+                    let host = platform_host(app, &Selector::Channel(channel.clone()), base_domain);
+                    routes.hosts.insert(host, Host { site: site.clone(), noindex: channel != LIVE });
                 }
             }
-            debug_assert!(
-                state
-                    .channels
-                    .get(LIVE)
-                    .is_none_or(|v| sites.contains_key(v))
-            );
         }
         Ok(routes)
+    }
+
+    fn body(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        cache: &LocalBlobStore,
+        previous: &Routes,
+    ) -> Result<Arc<BlobBody>, switchyard_blob::Error> {
+        if let Some(body) = self.bodies.get(digest).or_else(|| previous.bodies.get(digest)) {
+            let body = body.clone();
+            self.bodies.insert(*digest, body.clone());
+            return Ok(body);
+        }
+        let body = if size <= IN_MEMORY_MAX {
+            BlobBody::Memory(Bytes::from(cache.read_verified(digest)?))
+        } else if cache.contains(digest) {
+            BlobBody::Disk(cache.path(digest))
+        } else {
+            return Err(switchyard_blob::Error::NotFound { digest: *digest });
+        };
+        let body = Arc::new(body);
+        self.bodies.insert(*digest, body.clone());
+        Ok(body)
     }
 
     fn site(
         &mut self,
         app: &str,
         version: u64,
+        modified: SystemTime,
         manifest: &Manifest,
         cache: &LocalBlobStore,
         previous: &Routes,
     ) -> Result<Site, BuildError> {
         let mut files = HashMap::with_capacity(manifest.files.len());
         for (path, entry) in &manifest.files {
-            let body = match self
-                .bodies
-                .get(&entry.sha256)
-                .or_else(|| previous.bodies.get(&entry.sha256))
-            {
-                Some(body) => body.clone(),
-                None => {
-                    let blob_err = |source| BuildError::Blob {
-                        app: app.to_owned(),
-                        path: path.clone(),
-                        digest: entry.sha256,
-                        source: Box::new(source),
-                    };
-                    let body = if entry.size <= IN_MEMORY_MAX {
-                        BlobBody::Memory(Bytes::from(
-                            cache.read_verified(&entry.sha256).map_err(blob_err)?,
-                        ))
-                    } else if cache.contains(&entry.sha256) {
-                        BlobBody::Disk(cache.path(&entry.sha256))
-                    } else {
-                        return Err(blob_err(switchyard_blob::Error::NotFound {
-                            digest: entry.sha256,
-                        }));
-                    };
-                    Arc::new(body)
-                }
+            let mut representation = |digest: &Digest, size: u64| -> Result<Representation, BuildError> {
+                let body = self.body(digest, size, cache, previous).map_err(|source| BuildError::Blob {
+                    app: app.to_owned(),
+                    path: path.clone(),
+                    digest: *digest,
+                    source: Box::new(source),
+                })?;
+                let etag = HeaderValue::from_str(&format!("\"{digest}\"")).expect("hex is a valid header value");
+                Ok(Representation { body, size, etag })
             };
-            self.bodies.insert(entry.sha256, body.clone());
+            let identity = representation(&entry.sha256, entry.size)?;
+            let mut encodings = Vec::with_capacity(entry.encodings.len());
+            for encoded in &entry.encodings {
+                encodings.push((encoded.encoding, representation(&encoded.sha256, encoded.size)?));
+            }
+            encodings.sort_by_key(|(e, _)| *e != Encoding::Br);
             let content_type = HeaderValue::from_str(&entry.content_type)
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-            let etag = HeaderValue::from_str(&format!("\"{}\"", entry.sha256))
-                .expect("hex is a valid header value");
-            files.insert(
-                path.clone(),
-                File {
-                    body,
-                    size: entry.size,
-                    content_type,
-                    etag,
-                },
-            );
+            let cache_control = if is_fingerprinted(path) { IMMUTABLE.clone() } else { REVALIDATE.clone() };
+            files.insert(path.clone(), File { identity, encodings, content_type, cache_control });
         }
+        let site = &manifest.site;
+        // Rules were validated at deploy time; a rule that does not compile here is skipped.
+        let redirects = site
+            .redirects
+            .iter()
+            .filter_map(|r| {
+                let pattern = Pattern::parse(&r.from).ok()?;
+                Some(RedirectRule { pattern, to: r.to.clone(), status: r.status, force: r.force })
+            })
+            .collect();
+        let header_rules = site
+            .headers
+            .iter()
+            .filter_map(|h| {
+                let pattern = Pattern::parse(&h.path).ok()?;
+                let set = h
+                    .set
+                    .iter()
+                    .filter_map(|(n, v)| Some((HeaderName::try_from(n).ok()?, HeaderValue::try_from(v).ok()?)))
+                    .collect();
+                let remove = h.remove.iter().filter_map(|n| HeaderName::try_from(n).ok()).collect();
+                Some(HeaderRule { pattern, set, remove })
+            })
+            .collect();
         Ok(Site {
-            app: app.to_owned(),
-            version,
             app_header: HeaderValue::from_str(app).expect("app names are DNS labels"),
             version_header: HeaderValue::from_str(&version_label(version)).expect("ascii"),
+            modified,
+            last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("an HTTP date is ascii"),
             files,
+            redirects,
+            header_rules,
+            spa_fallback: site.spa_fallback.clone(),
+            clean_urls: site.clean_urls,
+            trailing_slash: site.trailing_slash,
+            not_found: site.not_found.clone(),
         })
     }
 
-    /// The site for a normalized host name.
-    pub fn site_for(&self, host: &str) -> Option<&Arc<Site>> {
+    /// What a normalized host name serves.
+    pub fn host(&self, host: &str) -> Option<&Host> {
         self.hosts.get(host)
     }
 
@@ -196,10 +246,28 @@ impl Routes {
 }
 
 impl Site {
-    /// The file at a manifest path (no leading slash).
-    pub fn file(&self, path: &str) -> Option<&File> {
-        self.files.get(path)
+    /// The file at a manifest key (no leading slash).
+    pub fn file(&self, key: &str) -> Option<&File> {
+        self.files.get(key)
     }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.files.contains_key(key)
+    }
+}
+
+/// Whether a file name carries a content hash (`app.3f9a1c2b.js`, `chunk-BX3k9aQz.js`), so
+/// its bytes can never change under that name: some segment of the name (split on `.`, `-`
+/// and `_`, not counting the extension) is 8 to 64 letters and digits with at least one digit
+/// (`3f9a1c2b.js`, as webpack's `[contenthash].js` makes, counts too).
+pub fn is_fingerprinted(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
+    stem.split(['.', '-', '_']).any(|seg| {
+        (8..=64).contains(&seg.len())
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric())
+            && seg.bytes().any(|b| b.is_ascii_digit())
+    })
 }
 
 fn load_manifest(
@@ -208,4 +276,28 @@ fn load_manifest(
 ) -> Result<Manifest, Box<dyn std::error::Error + Send + Sync>> {
     let bytes = cache.read_verified(digest)?;
     Ok(Manifest::from_json(&bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_fingerprinted;
+
+    #[test]
+    fn fingerprinted_names() {
+        for yes in [
+            "app.3f9a1c2b.js",
+            "assets/chunk-BX3k9aQz.js",
+            "main.0123abcd.css",
+            "x/logo_1a2b3c4d5e.svg",
+            "index-Dk3Lx9Qa.mjs",
+            "3f9a1c2b.js",
+        ] {
+            assert!(is_fingerprinted(yes), "{yes}");
+        }
+        for no in
+            ["index.html", "app.js", "jquery-3.6.0.min.js", "bootstrap.bundle.js", "about-us.html", "README", "v2.html"]
+        {
+            assert!(!is_fingerprinted(no), "{no}");
+        }
+    }
 }

@@ -33,27 +33,17 @@ pub(crate) enum SyncError {
     #[error("control plane unreachable at {url}: {source}")]
     Unreachable { url: String, source: reqwest::Error },
     #[error("control plane answered {status} for {url}: {body}")]
-    Status {
-        url: String,
-        status: reqwest::StatusCode,
-        body: String,
-    },
+    Status { url: String, status: reqwest::StatusCode, body: String },
     #[error("snapshot from the control plane is not valid: {0}")]
     BadSnapshot(serde_json::Error),
     #[error("manifest {digest}: {reason}")]
     BadManifest { digest: Digest, reason: String },
     #[error("blob {digest}: {source}")]
-    Blob {
-        digest: Digest,
-        source: Box<switchyard_blob::Error>,
-    },
+    Blob { digest: Digest, source: Box<switchyard_blob::Error> },
     #[error(transparent)]
     Build(#[from] Box<BuildError>),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 pub(crate) struct Syncer {
@@ -64,22 +54,13 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    pub(crate) fn new(
-        config: Config,
-        cache: LocalBlobStore,
-        routes: Arc<ArcSwap<Routes>>,
-    ) -> Syncer {
+    pub(crate) fn new(config: Config, cache: LocalBlobStore, routes: Arc<ArcSwap<Routes>>) -> Syncer {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchyard-edge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with static settings builds");
-        Syncer {
-            config,
-            client,
-            cache,
-            routes,
-        }
+        Syncer { config, client, cache, routes }
     }
 
     fn snapshot_path(&self) -> PathBuf {
@@ -97,17 +78,10 @@ impl Syncer {
                 return tracing::warn!(%error, path = %path.display(), "cannot read the persisted snapshot");
             }
         };
-        let restored = serde_json::from_slice::<Snapshot>(&bytes)
-            .map_err(SyncError::BadSnapshot)
-            .and_then(|s| {
-                Routes::build(
-                    &s,
-                    &self.cache,
-                    &self.config.base_domain,
-                    &Routes::default(),
-                )
+        let restored = serde_json::from_slice::<Snapshot>(&bytes).map_err(SyncError::BadSnapshot).and_then(|s| {
+            Routes::build(&s, &self.cache, &self.config.base_domain, &Routes::default())
                 .map_err(|e| SyncError::Build(Box::new(e)))
-            });
+        });
         match restored {
             Ok(routes) => {
                 tracing::info!(
@@ -138,11 +112,7 @@ impl Syncer {
                     let started = std::time::Instant::now();
                     let revision = snapshot.revision;
                     self.apply(snapshot).await.inspect(|()| {
-                        tracing::info!(
-                            revision,
-                            elapsed_ms = started.elapsed().as_millis() as u64,
-                            "applied snapshot"
-                        );
+                        tracing::info!(revision, elapsed_ms = started.elapsed().as_millis() as u64, "applied snapshot");
                     })
                 }
                 Err(e) => Err(e),
@@ -164,10 +134,7 @@ impl Syncer {
     /// One long-poll: `Some` snapshot newer than `after`, or `None` if the wait ran out.
     async fn poll(&self, after: u64) -> Result<Option<Snapshot>, SyncError> {
         let url = format!("{}/v1/edge/snapshot", self.config.control_plane);
-        let unreachable = |source| SyncError::Unreachable {
-            url: url.clone(),
-            source,
-        };
+        let unreachable = |source| SyncError::Unreachable { url: url.clone(), source };
         let response = self
             .client
             .get(&url)
@@ -181,15 +148,9 @@ impl Syncer {
             reqwest::StatusCode::NO_CONTENT => Ok(None),
             reqwest::StatusCode::OK => {
                 let bytes = response.bytes().await.map_err(unreachable)?;
-                Ok(Some(
-                    serde_json::from_slice(&bytes).map_err(SyncError::BadSnapshot)?,
-                ))
+                Ok(Some(serde_json::from_slice(&bytes).map_err(SyncError::BadSnapshot)?))
             }
-            status => Err(SyncError::Status {
-                url,
-                status,
-                body: response.text().await.unwrap_or_default(),
-            }),
+            status => Err(SyncError::Status { url, status, body: response.text().await.unwrap_or_default() }),
         }
     }
 
@@ -200,7 +161,7 @@ impl Syncer {
         let mut blobs = Vec::new();
         for digest in &manifests {
             let manifest = self.read_manifest(digest).await?;
-            blobs.extend(manifest.files.values().map(|f| f.sha256));
+            blobs.extend(manifest.blobs());
         }
         blobs.sort_unstable();
         blobs.dedup();
@@ -225,30 +186,19 @@ impl Syncer {
         let bytes = tokio::task::spawn_blocking(move || cache.read_verified(&digest))
             .await
             .expect("reading does not panic")
-            .map_err(|source| SyncError::Blob {
-                digest,
-                source: Box::new(source),
-            })?;
-        Manifest::from_json(&bytes).map_err(|e| SyncError::BadManifest {
-            digest,
-            reason: e.to_string(),
-        })
+            .map_err(|source| SyncError::Blob { digest, source: Box::new(source) })?;
+        Manifest::from_json(&bytes).map_err(|e| SyncError::BadManifest { digest, reason: e.to_string() })
     }
 
     /// Downloads every digest not yet in the cache, a bounded number at a time.
     async fn fetch_all(&self, digests: &[Digest]) -> Result<(), SyncError> {
-        let missing: Vec<Digest> = digests
-            .iter()
-            .filter(|d| !self.cache.contains(d))
-            .copied()
-            .collect();
+        let missing: Vec<Digest> = digests.iter().filter(|d| !self.cache.contains(d)).copied().collect();
         if missing.is_empty() {
             return Ok(());
         }
         tracing::debug!(count = missing.len(), "fetching blobs");
-        let mut fetches = futures_util::stream::iter(missing)
-            .map(|d| self.fetch_with_retries(d))
-            .buffer_unordered(FETCH_CONCURRENCY);
+        let mut fetches =
+            futures_util::stream::iter(missing).map(|d| self.fetch_with_retries(d)).buffer_unordered(FETCH_CONCURRENCY);
         while let Some(result) = fetches.next().await {
             result?;
         }
@@ -274,43 +224,25 @@ impl Syncer {
 
     async fn fetch(&self, digest: Digest) -> Result<(), SyncError> {
         let url = format!("{}/v1/blobs/{digest}", self.config.control_plane);
-        let unreachable = |source| SyncError::Unreachable {
-            url: url.clone(),
-            source,
-        };
-        let response = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.config.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
+        let unreachable = |source| SyncError::Unreachable { url: url.clone(), source };
+        let response = self.client.get(&url).bearer_auth(&self.config.token).send().await.map_err(unreachable)?;
         if !response.status().is_success() {
             let status = response.status();
-            return Err(SyncError::Status {
-                url,
-                status,
-                body: response.text().await.unwrap_or_default(),
-            });
+            return Err(SyncError::Status { url, status, body: response.text().await.unwrap_or_default() });
         }
         let bytes = response.bytes().await.map_err(unreachable)?;
         let cache = self.cache.clone();
         tokio::task::spawn_blocking(move || cache.put_verified(&digest, &bytes[..], MAX_BLOB))
             .await
             .expect("writing does not panic")
-            .map_err(|source| SyncError::Blob {
-                digest,
-                source: Box::new(source),
-            })?;
+            .map_err(|source| SyncError::Blob { digest, source: Box::new(source) })?;
         Ok(())
     }
 
     async fn persist(&self, snapshot: &Snapshot) -> Result<(), SyncError> {
         let json = serde_json::to_vec(snapshot).expect("a snapshot serializes");
         let path = self.snapshot_path();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &json))
-            .await
-            .expect("writing does not panic")
+        tokio::task::spawn_blocking(move || write_atomically(&path, &json)).await.expect("writing does not panic")
     }
 }
 
@@ -318,15 +250,10 @@ impl Syncer {
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     use std::io::Write;
     let dir = path.parent().expect("the snapshot lives in the cache dir");
-    let io = |source| SyncError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| SyncError::Io { path: path.to_owned(), source };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
 }

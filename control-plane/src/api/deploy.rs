@@ -78,13 +78,10 @@ pub(super) async fn deploy(
                 ApiError::internal(e)
             }
         })?;
-        let manifest_digest = staging
-            .write_bytes(&manifest.to_canonical_json())
-            .map_err(ApiError::internal)?;
+        let manifest_digest = staging.write_bytes(&manifest.to_canonical_json()).map_err(ApiError::internal)?;
         let manifest_is_new = !blobs.contains(&manifest_digest);
         // Report the bundle's files newly stored; the manifest is bookkeeping.
-        let new_blobs =
-            staging.commit().map_err(ApiError::internal)? - usize::from(manifest_is_new);
+        let new_blobs = staging.commit().map_err(ApiError::internal)? - usize::from(manifest_is_new);
         drop(upload);
         Ok((manifest, manifest_digest, new_blobs))
     })
@@ -115,11 +112,7 @@ pub(super) async fn deploy(
     tracing::info!(app = %app_name, version = number, files, bytes, new_blobs, revision, "version deployed");
 
     let mut urls = vec![api.url(&app_name, &Selector::Version(number))];
-    urls.extend(
-        channels
-            .iter()
-            .map(|c| api.url(&app_name, &Selector::Channel(c.clone()))),
-    );
+    urls.extend(channels.iter().map(|c| api.url(&app_name, &Selector::Channel(c.clone()))));
     let body = json!({
         "app": app_name,
         "version": switchyard_model::version_label(number),
@@ -141,8 +134,8 @@ fn target_channels(channel: Option<&str>, promote: bool) -> Result<Vec<String>, 
     let mut channels = Vec::new();
     match (channel, promote) {
         (Some(c), _) => {
-            let name = Name::channel(c)
-                .map_err(|e| ApiError::bad_request("invalid_name", format!("channel name: {e}")))?;
+            let name =
+                Name::channel(c).map_err(|e| ApiError::bad_request("invalid_name", format!("channel name: {e}")))?;
             channels.push(name.to_string());
         }
         (None, false) => channels.push(PREVIEW.to_owned()),
@@ -162,17 +155,12 @@ async fn receive(api: &Api, body: Body, limit: u64) -> Result<tempfile::TempPath
         .tempfile_in(&uploads)
         .map_err(|e| ApiError::internal(format!("{}: {e}", uploads.display())))?
         .into_temp_path();
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&temp)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut file = tokio::fs::OpenOptions::new().write(true).open(&temp).await.map_err(ApiError::internal)?;
     let mut received: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("upload_failed", format!("the upload was interrupted: {e}"))
-        })?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("upload_failed", format!("the upload was interrupted: {e}")))?;
         received += chunk.len() as u64;
         if received > limit {
             drop(file);

@@ -17,10 +17,7 @@ impl FromRequestParts<Api> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing bearer token"))?;
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| unauthorized("missing bearer token"))?;
         let token = header
             .to_str()
             .ok()
@@ -47,9 +44,7 @@ impl Auth {
     /// Merchants and the operator; edges may not use the merchant API.
     pub(super) fn merchant(&self) -> Result<&Principal, ApiError> {
         match self.0 {
-            Principal::Edge { .. } => Err(ApiError::forbidden(
-                "edge tokens may only read snapshots and blobs",
-            )),
+            Principal::Edge { .. } => Err(ApiError::forbidden("edge tokens may only read snapshots and blobs")),
             ref p => Ok(p),
         }
     }
@@ -72,11 +67,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
-                "invalid_json",
-                rejection.body_text(),
-            )),
+            Err(rejection) => Err(ApiError::new(rejection.status(), "invalid_json", rejection.body_text())),
         }
     }
 }
@@ -90,10 +81,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryArgs<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(QueryArgs(v)),
-            Err(rejection) => Err(ApiError::bad_request(
-                "invalid_query",
-                rejection.body_text(),
-            )),
+            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
         }
     }
 }
@@ -103,6 +91,5 @@ pub(super) fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
 }

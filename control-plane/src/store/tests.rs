@@ -14,37 +14,24 @@ fn store() -> (tempfile::TempDir, Store, App) {
 
 fn deploy(s: &mut Store, app: &App, channels: &[&str]) -> u64 {
     let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
-    let nv = NewVersion {
-        manifest: Digest::of(b"m"),
-        files: 1,
-        bytes: 1,
-        message: None,
-        actor: "t",
-        channels: &channels,
-    };
+    let nv =
+        NewVersion { manifest: Digest::of(b"m"), files: 1, bytes: 1, message: None, actor: "t", channels: &channels };
     s.create_version(app, nv).unwrap().0
 }
 
 #[test]
 fn every_visible_change_bumps_the_revision_once() {
     let (_d, mut s, app) = store();
-    assert_eq!(
-        s.revision().unwrap(),
-        0,
-        "tenants and apps are not visible to edges"
-    );
+    assert_eq!(s.revision().unwrap(), 0, "tenants and apps are not visible to edges");
     assert_eq!(deploy(&mut s, &app, &["live", "preview"]), 1);
-    assert_eq!(
-        s.revision().unwrap(),
-        1,
-        "a version and its pointers are one revision"
-    );
+    assert_eq!(s.revision().unwrap(), 1, "a version and its pointers are one revision");
     s.promote(&app, "live", 1, "t").unwrap();
     assert_eq!(s.revision().unwrap(), 2);
     let snap = s.snapshot().unwrap();
     assert_eq!(snap.revision, 2);
     assert_eq!(snap.apps["cart"].channels["live"], 1);
-    assert_eq!(snap.apps["cart"].versions[&1], Digest::of(b"m"));
+    assert_eq!(snap.apps["cart"].versions[&1].manifest, Digest::of(b"m"));
+    assert!(snap.apps["cart"].versions[&1].created > 1_700_000_000);
 }
 
 #[test]
@@ -59,15 +46,8 @@ fn rollback_walks_back_through_history_and_stops_at_the_start() {
     assert_eq!(s.rollback(&app, "live", "t").unwrap().to, "v2");
     assert_eq!(s.rollback(&app, "live", "t").unwrap().to, "v1");
     let err = s.rollback(&app, "live", "t").unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(ref m) if m.contains("no earlier version")),
-        "{err}"
-    );
-    assert_eq!(
-        s.channels(app.id).unwrap()["live"],
-        1,
-        "a refused rollback moves nothing"
-    );
+    assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("no earlier version")), "{err}");
+    assert_eq!(s.channels(app.id).unwrap()["live"], 1, "a refused rollback moves nothing");
     // A promote after rollbacks starts a new step that can itself be rolled back.
     s.promote(&app, "live", 3, "t").unwrap();
     assert_eq!(s.rollback(&app, "live", "t").unwrap().to, "v1");
@@ -83,10 +63,7 @@ fn promote_to_a_missing_version_is_not_found_and_changes_nothing() {
     let (_d, mut s, app) = store();
     deploy(&mut s, &app, &["live"]);
     let before = s.revision().unwrap();
-    assert!(matches!(
-        s.promote(&app, "live", 7, "t"),
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(s.promote(&app, "live", 7, "t"), Err(StoreError::NotFound(_))));
     assert_eq!(s.revision().unwrap(), before);
 }
 
@@ -98,17 +75,11 @@ fn apps_are_scoped_to_their_tenant() {
     let bolt = s.authenticate(&TokenHash::of("b")).unwrap().unwrap();
     assert!(matches!(&acme, Principal::Tenant { name, .. } if name == "acme"));
     assert!(s.find_app(&acme, "cart").is_ok());
-    assert!(matches!(
-        s.find_app(&bolt, "cart"),
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(s.find_app(&bolt, "cart"), Err(StoreError::NotFound(_))));
     assert!(s.find_app(&Principal::Admin, "cart").is_ok());
     assert_eq!(s.list_apps(&bolt).unwrap().len(), 0);
     assert!(s.authenticate(&TokenHash::of("nope")).unwrap().is_none());
-    assert!(matches!(
-        s.create_tenant("bolt", &TokenHash::of("c")),
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(s.create_tenant("bolt", &TokenHash::of("c")), Err(StoreError::Conflict(_))));
 }
 
 #[test]

@@ -33,10 +33,7 @@ pub enum Error {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| Error::Io { path: path.to_owned(), source }
 }
 
 /// Blobs under one directory, addressed by SHA-256.
@@ -75,17 +72,11 @@ impl LocalBlobStore {
         let path = self.path(digest);
         let bytes = fs::read(&path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => Error::NotFound { digest: *digest },
-            _ => Error::Io {
-                path: path.clone(),
-                source,
-            },
+            _ => Error::Io { path: path.clone(), source },
         })?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
-            return Err(Error::Corrupt {
-                expected: *digest,
-                actual,
-            });
+            return Err(Error::Corrupt { expected: *digest, actual });
         }
         Ok(bytes)
     }
@@ -99,19 +90,11 @@ impl LocalBlobStore {
 
     /// Streams `reader` into the store as blob `expected`, refusing (and storing nothing) if
     /// the bytes hash to anything else or exceed `limit`. Returns the blob's size.
-    pub fn put_verified(
-        &self,
-        expected: &Digest,
-        reader: impl Read,
-        limit: u64,
-    ) -> Result<u64, Error> {
+    pub fn put_verified(&self, expected: &Digest, reader: impl Read, limit: u64) -> Result<u64, Error> {
         let (tmp_path, actual, size) = write_temp(&self.tmp, reader, limit)?;
         if actual != *expected {
             let _ = fs::remove_file(&tmp_path);
-            return Err(Error::Corrupt {
-                expected: *expected,
-                actual,
-            });
+            return Err(Error::Corrupt { expected: *expected, actual });
         }
         self.install(&tmp_path, expected)?;
         Ok(size)
@@ -129,15 +112,8 @@ impl LocalBlobStore {
     /// Starts a staging area: blobs written there become visible only on [`Staging::commit`],
     /// and vanish if the staging area is dropped uncommitted.
     pub fn staging(&self) -> Result<Staging, Error> {
-        let dir = tempfile::Builder::new()
-            .prefix("stage-")
-            .tempdir_in(&self.tmp)
-            .map_err(io_err(&self.tmp))?;
-        Ok(Staging {
-            store: self.clone(),
-            dir,
-            staged: Vec::new(),
-        })
+        let dir = tempfile::Builder::new().prefix("stage-").tempdir_in(&self.tmp).map_err(io_err(&self.tmp))?;
+        Ok(Staging { store: self.clone(), dir, staged: Vec::new() })
     }
 
     /// Moves a complete, verified temporary file into place. If the blob already exists the
@@ -196,35 +172,23 @@ impl Staging {
 
 /// Writes `reader` to a new temporary file in `dir`, hashing as it goes, and makes it durable.
 fn write_temp(dir: &Path, reader: impl Read, limit: u64) -> Result<(PathBuf, Digest, u64), Error> {
-    let tmp = tempfile::Builder::new()
-        .prefix("blob-")
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
+    let tmp = tempfile::Builder::new().prefix("blob-").tempfile_in(dir).map_err(io_err(dir))?;
     let tmp_path = tmp.path().to_owned();
     let mut writer = Sha256Writer::new(io::BufWriter::with_capacity(128 * 1024, tmp));
     // Read one byte past the limit so that "exactly at the limit" and "over it" differ.
-    let copied = io::copy(&mut reader.take(limit.saturating_add(1)), &mut writer)
-        .map_err(io_err(&tmp_path))?;
+    let copied = io::copy(&mut reader.take(limit.saturating_add(1)), &mut writer).map_err(io_err(&tmp_path))?;
     if copied > limit {
         return Err(Error::TooLarge { limit });
     }
     let (buf, digest, size) = writer.finish();
-    let file = buf.into_inner().map_err(|e| Error::Io {
-        path: tmp_path.clone(),
-        source: e.into_error(),
-    })?;
+    let file = buf.into_inner().map_err(|e| Error::Io { path: tmp_path.clone(), source: e.into_error() })?;
     file.as_file().sync_all().map_err(io_err(&tmp_path))?;
-    let (_, path) = file.keep().map_err(|e| Error::Io {
-        path: tmp_path.clone(),
-        source: e.error,
-    })?;
+    let (_, path) = file.keep().map_err(|e| Error::Io { path: tmp_path.clone(), source: e.error })?;
     Ok((path, digest, size))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
 /// Opens a stored blob for streaming (the caller verifies or trusts per its own invariant).

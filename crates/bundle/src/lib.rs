@@ -15,6 +15,8 @@
 
 mod content_type;
 mod limits;
+mod precompress;
+pub mod rules;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -24,7 +26,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use switchyard_blob::Staging;
-use switchyard_model::{FileEntry, Manifest, ManifestError};
+use switchyard_model::{Digest, Encoded, FileEntry, Manifest, ManifestError, SiteRules};
 
 pub use content_type::content_type_for;
 pub use limits::Limits;
@@ -38,10 +40,7 @@ pub enum Error {
     #[error("entry {entry:?} is corrupt or truncated: {reason}")]
     CorruptEntry { entry: String, reason: String },
     #[error("entry {entry:?}: {reason}")]
-    BadPath {
-        entry: String,
-        reason: ManifestError,
-    },
+    BadPath { entry: String, reason: ManifestError },
     #[error("entry name {entry:?} is not valid UTF-8")]
     NotUtf8 { entry: String },
     #[error("entry {entry:?} is a {kind}; only regular files and directories are allowed")]
@@ -58,6 +57,8 @@ pub enum Error {
     TotalTooLarge { limit: u64 },
     #[error("the archive contains no files")]
     Empty,
+    #[error(transparent)]
+    Rules(#[from] rules::RuleError),
     #[error(transparent)]
     Store(switchyard_blob::Error),
 }
@@ -101,7 +102,10 @@ pub fn ingest(path: &Path, staging: &mut Staging, limits: &Limits) -> Result<Man
     if files.entries.is_empty() {
         return Err(Error::Empty);
     }
-    Ok(Manifest::new(files.entries))
+    let site = files.site_rules()?;
+    let mut manifest = Manifest::new(files.entries);
+    manifest.site = site;
+    Ok(manifest)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -120,77 +124,123 @@ struct Files<'a> {
     staging: &'a mut Staging,
     limits: &'a Limits,
     entries: BTreeMap<String, FileEntry>,
+    /// `_redirects`, `_headers`, `switchyard.toml`: (name, text).
+    configs: Vec<(&'static str, String)>,
     total: u64,
 }
 
 impl<'a> Files<'a> {
     fn new(staging: &'a mut Staging, limits: &'a Limits) -> Self {
-        Files {
-            staging,
-            limits,
-            entries: BTreeMap::new(),
-            total: 0,
-        }
+        Files { staging, limits, entries: BTreeMap::new(), configs: Vec::new(), total: 0 }
     }
 
     /// Stages one regular file. `declared` is the size the archive claims (checked early so a
     /// huge entry is refused before it is read); the real count is enforced while reading.
     fn add(&mut self, name: String, declared: u64, reader: impl Read) -> Result<(), Error> {
-        if self.entries.contains_key(&name) {
+        if self.entries.contains_key(&name) || self.configs.iter().any(|(n, _)| *n == name) {
             return Err(Error::Duplicate { entry: name });
         }
+        if let Some(config) = rules::CONFIG_FILES.into_iter().find(|c| *c == name) {
+            return self.add_config(config, reader);
+        }
         if self.entries.len() >= self.limits.max_files {
-            return Err(Error::TooManyFiles {
-                limit: self.limits.max_files,
-            });
+            return Err(Error::TooManyFiles { limit: self.limits.max_files });
         }
         if declared > self.limits.max_file_bytes {
-            return Err(Error::FileTooLarge {
-                entry: name,
-                limit: self.limits.max_file_bytes,
-            });
+            return Err(Error::FileTooLarge { entry: name, limit: self.limits.max_file_bytes });
         }
         let remaining = self.limits.max_total_bytes - self.total;
         if declared > remaining {
-            return Err(Error::TotalTooLarge {
-                limit: self.limits.max_total_bytes,
-            });
+            return Err(Error::TotalTooLarge { limit: self.limits.max_total_bytes });
         }
         let limit = self.limits.max_file_bytes.min(remaining);
         let read_failed = Rc::new(Cell::new(false));
-        let reader = FlagReadErrors {
-            inner: reader,
-            failed: read_failed.clone(),
+        let reader = FlagReadErrors { inner: reader, failed: read_failed.clone() };
+        let content_type = content_type_for(&name);
+        let staged = if precompress::worth_trying(content_type) {
+            self.stage_with_encodings(reader, limit)
+        } else {
+            self.staging.write(reader, limit).map(|(sha256, size)| (sha256, size, Vec::new()))
         };
-        let (sha256, size) = match self.staging.write(reader, limit) {
+        let (sha256, size, encodings) = match staged {
             Ok(ok) => ok,
             Err(switchyard_blob::Error::TooLarge { .. }) if limit < self.limits.max_file_bytes => {
-                return Err(Error::TotalTooLarge {
-                    limit: self.limits.max_total_bytes,
-                });
+                return Err(Error::TotalTooLarge { limit: self.limits.max_total_bytes });
             }
             Err(switchyard_blob::Error::TooLarge { limit }) => {
                 return Err(Error::FileTooLarge { entry: name, limit });
             }
             Err(switchyard_blob::Error::Io { source, .. }) if read_failed.get() => {
-                return Err(Error::CorruptEntry {
-                    entry: name,
-                    reason: source.to_string(),
-                });
+                return Err(Error::CorruptEntry { entry: name, reason: source.to_string() });
             }
             Err(e) => return Err(Error::Store(e)),
         };
         self.total += size;
-        let content_type = content_type_for(&name).to_owned();
-        self.entries.insert(
-            name,
-            FileEntry {
-                sha256,
-                size,
-                content_type,
-            },
-        );
+        self.entries.insert(name, FileEntry { sha256, size, content_type: content_type.to_owned(), encodings });
         Ok(())
+    }
+
+    /// Reads a compressible file into memory, stages it, and stages each precompressed
+    /// variant that is smaller than the file.
+    fn stage_with_encodings(
+        &mut self,
+        reader: impl Read,
+        limit: u64,
+    ) -> Result<(Digest, u64, Vec<Encoded>), switchyard_blob::Error> {
+        let mut bytes = Vec::new();
+        let io = |source| switchyard_blob::Error::Io { path: "upload".into(), source };
+        reader.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.len() as u64 > limit {
+            return Err(switchyard_blob::Error::TooLarge { limit });
+        }
+        let sha256 = self.staging.write_bytes(&bytes)?;
+        let mut encodings = Vec::new();
+        for (encoding, encoded) in precompress::variants(&bytes) {
+            let digest = self.staging.write_bytes(&encoded)?;
+            encodings.push(Encoded { encoding, sha256: digest, size: encoded.len() as u64 });
+        }
+        Ok((sha256, bytes.len() as u64, encodings))
+    }
+
+    fn add_config(&mut self, name: &'static str, reader: impl Read) -> Result<(), Error> {
+        let mut text = String::new();
+        let read = reader.take(rules::MAX_RULES_FILE + 1).read_to_string(&mut text);
+        read.map_err(|e| Error::CorruptEntry {
+            entry: name.to_owned(),
+            reason: format!("{e} (it must be UTF-8 text)"),
+        })?;
+        if text.len() as u64 > rules::MAX_RULES_FILE {
+            return Err(Error::FileTooLarge { entry: name.to_owned(), limit: rules::MAX_RULES_FILE });
+        }
+        self.configs.push((name, text));
+        Ok(())
+    }
+
+    /// Parses the configuration files and checks the paths they name against the files.
+    fn site_rules(&self) -> Result<SiteRules, Error> {
+        let mut site = SiteRules::default();
+        for (name, text) in &self.configs {
+            match *name {
+                "_redirects" => site.redirects = rules::parse_redirects(text)?,
+                "_headers" => site.headers = rules::parse_headers(text)?,
+                _ => rules::parse_site_toml(text, &mut site)?,
+            }
+        }
+        for (key, path) in [("spa_fallback", &site.spa_fallback), ("not_found", &site.not_found)] {
+            if let Some(path) = path
+                && !self.entries.contains_key(path)
+            {
+                return Err(Error::Rules(rules::RuleError {
+                    file: "switchyard.toml",
+                    line: 0,
+                    reason: format!("[site] {key} names {path:?}, which is not in the bundle"),
+                }));
+            }
+        }
+        if site.not_found.is_none() && self.entries.contains_key("404.html") {
+            site.not_found = Some("404.html".to_owned());
+        }
+        Ok(site)
     }
 }
 
@@ -209,9 +259,8 @@ impl<R: Read> Read for FlagReadErrors<R> {
 /// Turns an entry's raw name into a manifest path: UTF-8, a leading `./` dropped, then
 /// checked by [`Manifest::check_path`]. Directories (trailing `/`) are reported as `None`.
 fn entry_path(raw: &[u8], is_dir: bool) -> Result<Option<String>, Error> {
-    let name = std::str::from_utf8(raw).map_err(|_| Error::NotUtf8 {
-        entry: String::from_utf8_lossy(raw).into_owned(),
-    })?;
+    let name =
+        std::str::from_utf8(raw).map_err(|_| Error::NotUtf8 { entry: String::from_utf8_lossy(raw).into_owned() })?;
     let mut path = name;
     while let Some(rest) = path.strip_prefix("./") {
         path = rest;
@@ -221,16 +270,10 @@ fn entry_path(raw: &[u8], is_dir: bool) -> Result<Option<String>, Error> {
         if dir.is_empty() || dir == "." {
             return Ok(None);
         }
-        Manifest::check_path(dir).map_err(|reason| Error::BadPath {
-            entry: name.to_owned(),
-            reason,
-        })?;
+        Manifest::check_path(dir).map_err(|reason| Error::BadPath { entry: name.to_owned(), reason })?;
         return Ok(None);
     }
-    Manifest::check_path(path).map_err(|reason| Error::BadPath {
-        entry: name.to_owned(),
-        reason,
-    })?;
+    Manifest::check_path(path).map_err(|reason| Error::BadPath { entry: name.to_owned(), reason })?;
     Ok(Some(path.to_owned()))
 }
 
@@ -258,43 +301,28 @@ fn ingest_tar_gz(file: File, files: &mut Files<'_>) -> Result<(), Error> {
     let stream_limit = limits.max_total_bytes + (limits.max_entries() as u64 + 2) * 1024;
     let count = Rc::new(Cell::new(0));
     let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(64 * 1024, file));
-    let counted = CountingReader {
-        inner: gz,
-        count: count.clone(),
-        limit: stream_limit,
-    };
+    let counted = CountingReader { inner: gz, count: count.clone(), limit: stream_limit };
     let mut archive = tar::Archive::new(counted);
     let over = |count: &Rc<Cell<u64>>| count.get() > stream_limit;
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::Corrupt(e.to_string()))?;
+    let entries = archive.entries().map_err(|e| Error::Corrupt(e.to_string()))?;
     let mut seen = 0usize;
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
             Err(_) if over(&count) => {
-                return Err(Error::TotalTooLarge {
-                    limit: limits.max_total_bytes,
-                });
+                return Err(Error::TotalTooLarge { limit: limits.max_total_bytes });
             }
             Err(e) => return Err(Error::Corrupt(e.to_string())),
         };
         seen += 1;
         if seen > limits.max_entries() {
-            return Err(Error::TooManyFiles {
-                limit: limits.max_files,
-            });
+            return Err(Error::TooManyFiles { limit: limits.max_files });
         }
         let raw = entry.path_bytes().into_owned();
         let display = String::from_utf8_lossy(&raw).into_owned();
         use tar::EntryType as T;
         let kind = entry.header().entry_type();
-        let not_a_file = |kind| {
-            Err(Error::NotAFile {
-                entry: display.clone(),
-                kind,
-            })
-        };
+        let not_a_file = |kind| Err(Error::NotAFile { entry: display.clone(), kind });
         match kind {
             T::Regular | T::Continuous => {}
             T::Directory => {
@@ -314,47 +342,32 @@ fn ingest_tar_gz(file: File, files: &mut Files<'_>) -> Result<(), Error> {
         let Some(path) = entry_path(&raw, false)? else {
             continue;
         };
-        let declared = entry.header().size().map_err(|e| Error::CorruptEntry {
-            entry: display.clone(),
-            reason: e.to_string(),
-        })?;
+        let declared =
+            entry.header().size().map_err(|e| Error::CorruptEntry { entry: display.clone(), reason: e.to_string() })?;
         match files.add(path, declared, entry) {
             Err(Error::CorruptEntry { .. }) if over(&count) => {
-                return Err(Error::TotalTooLarge {
-                    limit: limits.max_total_bytes,
-                });
+                return Err(Error::TotalTooLarge { limit: limits.max_total_bytes });
             }
             other => other?,
         }
     }
     if over(&count) {
-        return Err(Error::TotalTooLarge {
-            limit: limits.max_total_bytes,
-        });
+        return Err(Error::TotalTooLarge { limit: limits.max_total_bytes });
     }
     Ok(())
 }
 
 fn ingest_zip(file: File, files: &mut Files<'_>) -> Result<(), Error> {
     let limits = *files.limits;
-    let mut archive =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::Corrupt(e.to_string()))?;
     if archive.len() > limits.max_entries() {
-        return Err(Error::TooManyFiles {
-            limit: limits.max_files,
-        });
+        return Err(Error::TooManyFiles { limit: limits.max_files });
     }
     for i in 0..archive.len() {
-        let name_hint = archive
-            .name_for_index(i)
-            .and_then(Result::ok)
-            .map(|n| n.into_owned())
-            .unwrap_or_default();
+        let name_hint = archive.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()).unwrap_or_default();
         let entry = match archive.by_index(i) {
             Ok(entry) => entry,
-            Err(zip::result::ZipError::UnsupportedArchive(msg))
-                if msg.to_ascii_lowercase().contains("password") =>
-            {
+            Err(zip::result::ZipError::UnsupportedArchive(msg)) if msg.to_ascii_lowercase().contains("password") => {
                 return Err(Error::Encrypted { entry: name_hint });
             }
             Err(e) => return Err(Error::Corrupt(e.to_string())),
@@ -376,10 +389,7 @@ fn ingest_zip(file: File, files: &mut Files<'_>) -> Result<(), Error> {
                 _ => Some("special entry"),
             };
             if let Some(kind) = kind {
-                return Err(Error::NotAFile {
-                    entry: display,
-                    kind,
-                });
+                return Err(Error::NotAFile { entry: display, kind });
             }
         }
         let Some(path) = entry_path(&raw, entry.is_dir())? else {

@@ -11,11 +11,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_files: 20_000,
-            max_file_bytes: 25 * 1024 * 1024,
-            max_total_bytes: 512 * 1024 * 1024,
-        }
+        Limits { max_files: 20_000, max_file_bytes: 25 * 1024 * 1024, max_total_bytes: 512 * 1024 * 1024 }
     }
 }
 

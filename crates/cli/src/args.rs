@@ -10,12 +10,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "switchyard", version, about, propagate_version = true)]
 pub struct Cli {
     /// Control-plane URL.
-    #[arg(
-        long,
-        global = true,
-        env = "SWITCHYARD_API",
-        default_value = "http://127.0.0.1:7070"
-    )]
+    #[arg(long, global = true, env = "SWITCHYARD_API", default_value = "http://127.0.0.1:7070")]
     pub api: String,
     /// API token (operator or tenant).
     #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]

@@ -22,10 +22,7 @@ use output::{Output, human_bytes};
 
 /// Runs the CLI; errors are printed to stderr and give exit code 1.
 pub fn main(cli: Cli) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -47,9 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = Client::new(&cli.api, &token);
     match cli.command {
         Command::Up(_) => unreachable!("handled above"),
-        Command::Tenants {
-            command: TenantsCommand::Create { name },
-        } => {
+        Command::Tenants { command: TenantsCommand::Create { name } } => {
             let created = client.create_tenant(&name).await?;
             out.print(&created, || {
                 format!(
@@ -58,48 +53,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Tenants {
-            command: TenantsCommand::List,
-        } => {
+        Command::Tenants { command: TenantsCommand::List } => {
             let tenants = client.list_tenants().await?;
             out.print(&tenants, || {
                 output::table(
                     &["TENANT", "CREATED"],
-                    tenants
-                        .iter()
-                        .map(|t| vec![t.name.clone(), t.created_at.clone()]),
+                    tenants.iter().map(|t| vec![t.name.clone(), t.created_at.clone()]),
                 )
             });
         }
-        Command::EdgeToken {
-            command: EdgeTokenCommand::Create { label },
-        } => {
+        Command::EdgeToken { command: EdgeTokenCommand::Create { label } } => {
             let created = client.create_edge_token(label.as_deref()).await?;
             out.print(&created, || format!("{}\n", created.token));
         }
-        Command::Apps {
-            command: AppsCommand::Create { name, tenant },
-        } => {
+        Command::Apps { command: AppsCommand::Create { name, tenant } } => {
             let app = client.create_app(&name, tenant.as_deref()).await?;
-            out.print(&app, || format!("Created app {} (tenant {}). Deploy with:\n  switchyard deploy ./dist --app {}\n", app.name, app.tenant, app.name));
+            out.print(&app, || {
+                format!(
+                    "Created app {} (tenant {}). Deploy with:\n  switchyard deploy ./dist --app {}\n",
+                    app.name, app.tenant, app.name
+                )
+            });
         }
-        Command::Apps {
-            command: AppsCommand::List,
-        } => {
+        Command::Apps { command: AppsCommand::List } => {
             let apps = client.list_apps().await?;
             out.print(&apps, || {
                 output::table(
                     &["APP", "TENANT", "LIVE", "CHANNELS", "URL"],
                     apps.iter().map(|a| {
-                        let channels: Vec<String> =
-                            a.channels.iter().map(|(c, v)| format!("{c}={v}")).collect();
+                        let channels: Vec<String> = a.channels.iter().map(|(c, v)| format!("{c}={v}")).collect();
                         vec![
                             a.name.clone(),
                             a.tenant.clone(),
-                            a.channels
-                                .get("live")
-                                .cloned()
-                                .unwrap_or_else(|| "-".into()),
+                            a.channels.get("live").cloned().unwrap_or_else(|| "-".into()),
                             channels.join(" "),
                             a.url.clone(),
                         ]
@@ -107,19 +93,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Deploy {
-            path,
-            app,
-            channel,
-            promote,
-            message,
-        } => {
+        Command::Deploy { path, app, channel, promote, message } => {
             let archive = pack::archive_for(&path)?;
-            let opts = DeployOptions {
-                channel,
-                promote,
-                message,
-            };
+            let opts = DeployOptions { channel, promote, message };
             let deployed = client.deploy(&app, archive, &opts).await?;
             out.print(&deployed, || {
                 let mut s = format!(
@@ -131,11 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     output::plural(deployed.new_blobs, "new file"),
                 );
                 if !deployed.channels.is_empty() {
-                    s += &format!(
-                        "Channels now on {}: {}\n",
-                        deployed.version,
-                        deployed.channels.join(", ")
-                    );
+                    s += &format!("Channels now on {}: {}\n", deployed.version, deployed.channels.join(", "));
                 }
                 for url in &deployed.urls {
                     s += &format!("  {url}\n");
@@ -143,11 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s
             });
         }
-        Command::Promote {
-            app,
-            version,
-            channel,
-        } => {
+        Command::Promote { app, version, channel } => {
             let release = client.promote(&app, &version, channel.as_deref()).await?;
             out.print(&release, || output::release_line(&app, &release));
         }

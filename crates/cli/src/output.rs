@@ -11,10 +11,7 @@ impl Output {
     /// Prints `value` as JSON with `--json`, otherwise the text `human` makes.
     pub(crate) fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("API types serialize")
-            );
+            println!("{}", serde_json::to_string_pretty(value).expect("API types serialize"));
         } else {
             print!("{}", human());
         }
@@ -37,11 +34,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
 
 /// "1 file", "3 files".
 pub(crate) fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 pub(crate) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
@@ -72,10 +65,7 @@ pub(crate) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -
 
 pub(crate) fn release_line(app: &str, r: &Release) -> String {
     let from = r.from.as_deref().unwrap_or("nothing");
-    let mut s = format!(
-        "{app}: {} now serves {} (was {from}; revision {})\n",
-        r.channel, r.to, r.revision
-    );
+    let mut s = format!("{app}: {} now serves {} (was {from}; revision {})\n", r.channel, r.to, r.revision);
     if let Some(url) = &r.url {
         s += &format!("  {url}\n");
     }
@@ -91,10 +81,7 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(4300), "4.2 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
-        let t = table(
-            &["A", "BB"],
-            vec![vec!["xxx".to_owned(), "y".to_owned()]].into_iter(),
-        );
+        let t = table(&["A", "BB"], vec![vec!["xxx".to_owned(), "y".to_owned()]].into_iter());
         assert_eq!(t, "A    BB\nxxx  y\n");
     }
 }

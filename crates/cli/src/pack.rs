@@ -8,21 +8,13 @@ use anyhow::{Context, bail};
 const SKIPPED: &[&str] = &[".git", ".DS_Store", ".svn", ".hg"];
 
 pub(crate) fn archive_for(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         return pack_dir(path);
     }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     if !(name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".zip")) {
-        bail!(
-            "{} is not a directory, .tar.gz, .tgz or .zip",
-            path.display()
-        );
+        bail!("{} is not a directory, .tar.gz, .tgz or .zip", path.display());
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -59,14 +51,12 @@ fn add_dir<W: std::io::Write>(
             continue;
         }
         let path = entry.path();
-        let meta =
-            std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
         let rel = rel.join(&name);
         if meta.is_dir() {
             add_dir(tar, &path, &rel, count)?;
         } else if meta.is_file() {
-            tar.append_path_with_name(&path, &rel)
-                .with_context(|| format!("adding {}", path.display()))?;
+            tar.append_path_with_name(&path, &rel).with_context(|| format!("adding {}", path.display()))?;
             *count += 1;
         }
     }

@@ -3,26 +3,11 @@
 
 /// (path in the bundle, bytes)
 const FILES: &[(&str, &[u8])] = &[
-    (
-        "index.html",
-        include_bytes!("../../../deploy/sample-shop/index.html"),
-    ),
-    (
-        "products.json",
-        include_bytes!("../../../deploy/sample-shop/products.json"),
-    ),
-    (
-        "assets/app.js",
-        include_bytes!("../../../deploy/sample-shop/assets/app.js"),
-    ),
-    (
-        "assets/style.css",
-        include_bytes!("../../../deploy/sample-shop/assets/style.css"),
-    ),
-    (
-        "assets/logo.svg",
-        include_bytes!("../../../deploy/sample-shop/assets/logo.svg"),
-    ),
+    ("index.html", include_bytes!("../../../deploy/sample-shop/index.html")),
+    ("products.json", include_bytes!("../../../deploy/sample-shop/products.json")),
+    ("assets/app.js", include_bytes!("../../../deploy/sample-shop/assets/app.js")),
+    ("assets/style.css", include_bytes!("../../../deploy/sample-shop/assets/style.css")),
+    ("assets/logo.svg", include_bytes!("../../../deploy/sample-shop/assets/logo.svg")),
 ];
 
 /// The sample shop as a `.tar.gz`.
@@ -34,10 +19,7 @@ pub(crate) fn archive() -> Vec<u8> {
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        tar.append_data(&mut header, path, *bytes)
-            .expect("writing to memory");
+        tar.append_data(&mut header, path, *bytes).expect("writing to memory");
     }
-    tar.into_inner()
-        .and_then(|gz| gz.finish())
-        .expect("writing to memory")
+    tar.into_inner().and_then(|gz| gz.finish()).expect("writing to memory")
 }

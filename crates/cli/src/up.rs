@@ -18,10 +18,8 @@ const SAMPLE_APP: &str = "shop";
 
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     init_tracing();
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating {}", args.data.display()))?;
-    let data = std::fs::canonicalize(&args.data)
-        .with_context(|| format!("resolving {}", args.data.display()))?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let data = std::fs::canonicalize(&args.data).with_context(|| format!("resolving {}", args.data.display()))?;
 
     // Bind both sockets first, so each side's configuration names the real addresses even
     // when a port of 0 was asked for.
@@ -41,10 +39,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         edge_url: Some(format!("http://{{host}}:{}", edge_addr.port())),
         ..Default::default()
     };
-    let control_config = switchyard_control::Config::load(
-        control_args,
-        std::env::var("SWITCHYARD_ADMIN_TOKEN").ok(),
-    )?;
+    let control_config = switchyard_control::Config::load(control_args, std::env::var("SWITCHYARD_ADMIN_TOKEN").ok())?;
     let control = switchyard_control::bind_on(control_config, api_listener)?;
     let admin_token = control.admin_token().to_owned();
     let stop = CancellationToken::new();
@@ -72,19 +67,14 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     out += &format!("  Sample shop (live)   {}\n", app.url);
     for (channel, version) in &app.channels {
         if channel != "live" {
-            out += &format!(
-                "  {channel:<20} {}  ({version})\n",
-                app.url.replacen("://", &format!("://{channel}--"), 1)
-            );
+            out +=
+                &format!("  {channel:<20} {}  ({version})\n", app.url.replacen("://", &format!("://{channel}--"), 1));
         }
     }
     out += &format!("  Control plane API    {api_url}\n");
     out += &format!("  Operator token       {admin_token}\n");
     if let Some(tenant) = first_run {
-        out += &format!(
-            "  Tenant {SAMPLE_TENANT:?} token  {}  (shown once)\n",
-            tenant
-        );
+        out += &format!("  Tenant {SAMPLE_TENANT:?} token  {}  (shown once)\n", tenant);
     }
     out += &format!(
         "\nUse the CLI from another terminal:\n  export SWITCHYARD_API={api_url} SWITCHYARD_TOKEN={admin_token}\n  switchyard apps list\n  switchyard deploy ./dist --app {SAMPLE_APP}\n\nData in {}. Press Ctrl-C to stop.\n",
@@ -112,10 +102,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// The edge token kept in `<data>/edge.token`, created through the API on first start.
@@ -126,11 +113,7 @@ async fn edge_token(admin: &Client, data: &Path) -> anyhow::Result<String> {
     {
         return Ok(token.trim().to_owned());
     }
-    let token = admin
-        .create_edge_token(Some("switchyard up"))
-        .await
-        .context("creating an edge token")?
-        .token;
+    let token = admin.create_edge_token(Some("switchyard up")).await.context("creating an edge token")?.token;
     write_secret(&path, &token)?;
     Ok(token)
 }
@@ -144,42 +127,23 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{secret}")
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+    writeln!(f, "{secret}").and_then(|()| f.sync_all()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Creates the demo tenant and the sample shop, deploys and promotes it, unless the app
 /// exists. Returns the new tenant's token on first run.
 async fn ensure_sample(admin: &Client) -> anyhow::Result<Option<String>> {
-    if admin
-        .list_apps()
-        .await?
-        .iter()
-        .any(|a| a.name == SAMPLE_APP)
-    {
+    if admin.list_apps().await?.iter().any(|a| a.name == SAMPLE_APP) {
         return Ok(None);
     }
-    let tenant_token = if admin
-        .list_tenants()
-        .await?
-        .iter()
-        .any(|t| t.name == SAMPLE_TENANT)
-    {
+    let tenant_token = if admin.list_tenants().await?.iter().any(|t| t.name == SAMPLE_TENANT) {
         None
     } else {
         Some(admin.create_tenant(SAMPLE_TENANT).await?.token)
     };
     admin.create_app(SAMPLE_APP, Some(SAMPLE_TENANT)).await?;
-    let opts = DeployOptions {
-        promote: true,
-        message: Some("sample shop".into()),
-        ..Default::default()
-    };
-    admin
-        .deploy(SAMPLE_APP, sample::archive(), &opts)
-        .await
-        .context("deploying the sample shop")?;
+    let opts = DeployOptions { promote: true, message: Some("sample shop".into()), ..Default::default() };
+    admin.deploy(SAMPLE_APP, sample::archive(), &opts).await.context("deploying the sample shop")?;
     Ok(tenant_token)
 }
 
@@ -188,13 +152,7 @@ async fn wait_until_served(edge_addr: &str, app: &switchyard_client::App) -> any
     let Some(live) = app.channels.get("live") else {
         return Ok(());
     };
-    let host = app
-        .url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let host = app.url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_owned();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -204,19 +162,12 @@ async fn wait_until_served(edge_addr: &str, app: &switchyard_client::App) -> any
             .send()
             .await
             .ok()
-            .and_then(|r| {
-                r.headers()
-                    .get("x-switchyard-version")
-                    .map(|v| v.as_bytes() == live.as_bytes())
-            });
+            .and_then(|r| r.headers().get("x-switchyard-version").map(|v| v.as_bytes() == live.as_bytes()));
         if served == Some(true) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!(
-                "the edge did not start serving {} {live} within 10 s",
-                app.name
-            );
+            bail!("the edge did not start serving {} {live} within 10 s", app.name);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -16,11 +16,7 @@ pub enum Error {
     #[error("cannot reach the control plane at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{message} ({status}, {code})")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, code: String, message: String },
     #[error("unexpected answer from {url}: {reason}")]
     Decode { url: String, reason: String },
 }
@@ -126,11 +122,7 @@ impl Client {
             .user_agent(concat!("switchyard-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with static settings builds");
-        Client {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        }
+        Client { http, base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
     }
 
     pub fn base(&self) -> &str {
@@ -141,25 +133,15 @@ impl Client {
         format!("{}/v1/{path}", self.base)
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        url: String,
-    ) -> Result<T, Error> {
-        let response =
-            request
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .map_err(|e| Error::Unreachable {
-                    url: url.clone(),
-                    reason: error_chain(&e),
-                })?;
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, url: String) -> Result<T, Error> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| Error::Unreachable {
-            url: url.clone(),
-            reason: error_chain(&e),
-        })?;
+        let bytes =
+            response.bytes().await.map_err(|e| Error::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
         if !status.is_success() {
             #[derive(Deserialize)]
             struct Body {
@@ -171,11 +153,7 @@ impl Client {
                 message: String,
             }
             return Err(match serde_json::from_slice::<Body>(&bytes) {
-                Ok(Body { error }) => Error::Api {
-                    status: status.as_u16(),
-                    code: error.code,
-                    message: error.message,
-                },
+                Ok(Body { error }) => Error::Api { status: status.as_u16(), code: error.code, message: error.message },
                 Err(_) => Error::Api {
                     status: status.as_u16(),
                     code: "http".into(),
@@ -183,10 +161,7 @@ impl Client {
                 },
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode { url, reason: e.to_string() })
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
@@ -194,11 +169,7 @@ impl Client {
         self.send(self.http.get(&url), url).await
     }
 
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: serde_json::Value,
-    ) -> Result<T, Error> {
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T, Error> {
         let url = self.url(path);
         self.send(self.http.post(&url).json(&body), url).await
     }
@@ -220,8 +191,7 @@ impl Client {
     }
 
     pub async fn create_app(&self, name: &str, tenant: Option<&str>) -> Result<App, Error> {
-        self.post("apps", json!({ "name": name, "tenant": tenant }))
-            .await
+        self.post("apps", json!({ "name": name, "tenant": tenant })).await
     }
 
     pub async fn list_apps(&self) -> Result<Vec<App>, Error> {
@@ -233,12 +203,7 @@ impl Client {
     }
 
     /// Uploads an archive (`.tar.gz` or `.zip` bytes) as a new version.
-    pub async fn deploy(
-        &self,
-        app: &str,
-        archive: Vec<u8>,
-        opts: &DeployOptions,
-    ) -> Result<Deployed, Error> {
+    pub async fn deploy(&self, app: &str, archive: Vec<u8>, opts: &DeployOptions) -> Result<Deployed, Error> {
         let url = self.url(&format!("apps/{app}/versions"));
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(c) = &opts.channel {
@@ -250,12 +215,8 @@ impl Client {
         if let Some(m) = &opts.message {
             query.push(("message", m.clone()));
         }
-        let request = self
-            .http
-            .post(&url)
-            .query(&query)
-            .header("content-type", "application/octet-stream")
-            .body(archive);
+        let request =
+            self.http.post(&url).query(&query).header("content-type", "application/octet-stream").body(archive);
         self.send(request, url).await
     }
 
@@ -263,25 +224,12 @@ impl Client {
         self.get(&format!("apps/{app}/versions")).await
     }
 
-    pub async fn promote(
-        &self,
-        app: &str,
-        version: &str,
-        channel: Option<&str>,
-    ) -> Result<Release, Error> {
-        self.post(
-            &format!("apps/{app}/promote"),
-            json!({ "version": version, "channel": channel }),
-        )
-        .await
+    pub async fn promote(&self, app: &str, version: &str, channel: Option<&str>) -> Result<Release, Error> {
+        self.post(&format!("apps/{app}/promote"), json!({ "version": version, "channel": channel })).await
     }
 
     pub async fn rollback(&self, app: &str, channel: Option<&str>) -> Result<Release, Error> {
-        self.post(
-            &format!("apps/{app}/rollback"),
-            json!({ "channel": channel }),
-        )
-        .await
+        self.post(&format!("apps/{app}/rollback"), json!({ "channel": channel })).await
     }
 
     pub async fn releases(&self, app: &str) -> Result<Vec<Release>, Error> {

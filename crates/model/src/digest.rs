@@ -49,8 +49,7 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lowercase_hex =
-            s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let lowercase_hex = s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !lowercase_hex {
             return Err(DigestError(s.chars().take(80).collect()));
         }
@@ -82,20 +81,12 @@ pub struct Sha256Writer<W> {
 
 impl<W: std::io::Write> Sha256Writer<W> {
     pub fn new(inner: W) -> Self {
-        Sha256Writer {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
+        Sha256Writer { inner, hasher: Sha256::new(), written: 0 }
     }
 
     /// Returns the inner writer, the digest of everything written and its length.
     pub fn finish(self) -> (W, Digest, u64) {
-        (
-            self.inner,
-            Digest(self.hasher.finalize().into()),
-            self.written,
-        )
+        (self.inner, Digest(self.hasher.finalize().into()), self.written)
     }
 }
 

@@ -12,13 +12,15 @@ mod digest;
 pub mod hosts;
 mod manifest;
 mod name;
+pub mod rules;
 mod snapshot;
 
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use hosts::Selector;
-pub use manifest::{FileEntry, Manifest, ManifestError};
+pub use manifest::{Encoded, Encoding, FileEntry, Manifest, ManifestError};
 pub use name::{Name, NameError};
-pub use snapshot::{AppState, Snapshot};
+pub use rules::SiteRules;
+pub use snapshot::{AppState, Snapshot, VersionRef};
 
 /// The channel that live traffic follows.
 pub const LIVE: &str = "live";

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Digest;
+use crate::rules::SiteRules;
 
 /// One immutable version's content: every file's path, digest, size and content type.
 ///
@@ -16,6 +17,9 @@ pub struct Manifest {
     /// Keyed by the file's path relative to the bundle root, `/`-separated, no leading slash
     /// (`index.html`, `assets/app.js`). Every key passes [`Manifest::check_path`].
     pub files: BTreeMap<String, FileEntry>,
+    /// Serving rules from the bundle's `_redirects`, `_headers` and `switchyard.toml`.
+    #[serde(default, skip_serializing_if = "SiteRules::is_empty")]
+    pub site: SiteRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +28,35 @@ pub struct FileEntry {
     pub sha256: Digest,
     pub size: u64,
     pub content_type: String,
+    /// Precompressed variants, stored only when smaller than the file itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encodings: Vec<Encoded>,
+}
+
+/// A precompressed copy of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encoded {
+    pub encoding: Encoding,
+    pub sha256: Digest,
+    pub size: u64,
+}
+
+/// A `content-encoding` Switchyard precompresses to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    Br,
+    Gzip,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Br => "br",
+            Encoding::Gzip => "gzip",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,10 +83,7 @@ impl Manifest {
     pub const FORMAT: u32 = 1;
 
     pub fn new(files: BTreeMap<String, FileEntry>) -> Self {
-        Manifest {
-            format: Self::FORMAT,
-            files,
-        }
+        Manifest { format: Self::FORMAT, files, site: SiteRules::default() }
     }
 
     /// The serialized form whose SHA-256 identifies this manifest. Keys are sorted (BTreeMap),
@@ -64,18 +94,19 @@ impl Manifest {
 
     /// Parses a manifest and checks every path in it.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let manifest: Manifest =
-            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         if manifest.format != Self::FORMAT {
-            return Err(ManifestError::Json(format!(
-                "unsupported format {}",
-                manifest.format
-            )));
+            return Err(ManifestError::Json(format!("unsupported format {}", manifest.format)));
         }
         for path in manifest.files.keys() {
             Self::check_path(path)?;
         }
         Ok(manifest)
+    }
+
+    /// Every blob this manifest names: files and their precompressed variants.
+    pub fn blobs(&self) -> impl Iterator<Item = Digest> + '_ {
+        self.files.values().flat_map(|f| std::iter::once(f.sha256).chain(f.encodings.iter().map(|e| e.sha256)))
     }
 
     pub fn total_bytes(&self) -> u64 {

@@ -21,9 +21,7 @@ pub enum NameError {
     EdgeHyphen(String),
     #[error("name {0:?} contains \"--\", which separates channel and app in host names")]
     DoubleHyphen(String),
-    #[error(
-        "channel name {0:?} looks like a version number; versions are addressed as v<N> already"
-    )]
+    #[error("channel name {0:?} looks like a version number; versions are addressed as v<N> already")]
     LooksLikeVersion(String),
 }
 
@@ -35,14 +33,8 @@ impl Name {
         if s.len() > 63 {
             return Err(NameError::TooLong(s.chars().take(80).collect()));
         }
-        if let Some(ch) = s
-            .chars()
-            .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-'))
-        {
-            return Err(NameError::BadChar {
-                name: s.to_owned(),
-                ch,
-            });
+        if let Some(ch) = s.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-')) {
+            return Err(NameError::BadChar { name: s.to_owned(), ch });
         }
         if s.starts_with('-') || s.ends_with('-') {
             return Err(NameError::EdgeHyphen(s.to_owned()));

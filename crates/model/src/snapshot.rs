@@ -19,18 +19,22 @@ pub struct Snapshot {
 pub struct AppState {
     /// Channel name → version number.
     pub channels: BTreeMap<String, u64>,
-    /// Version number → digest of that version's manifest.
-    pub versions: BTreeMap<u64, Digest>,
+    /// Version number → that version's manifest.
+    pub versions: BTreeMap<u64, VersionRef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    /// Digest of the version's manifest.
+    pub manifest: Digest,
+    /// When the version was created, in seconds since the Unix epoch (its `last-modified`).
+    pub created: u64,
 }
 
 impl Snapshot {
     /// Every manifest digest this snapshot references, without repeats.
     pub fn manifest_digests(&self) -> Vec<Digest> {
-        let mut all: Vec<Digest> = self
-            .apps
-            .values()
-            .flat_map(|a| a.versions.values().copied())
-            .collect();
+        let mut all: Vec<Digest> = self.apps.values().flat_map(|a| a.versions.values().map(|v| v.manifest)).collect();
         all.sort_unstable();
         all.dedup();
         all

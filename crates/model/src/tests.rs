@@ -6,16 +6,9 @@ use crate::*;
 #[test]
 fn digest_round_trips_and_rejects_bad_hex() {
     let d = Digest::of(b"hello");
-    assert_eq!(
-        d.to_string(),
-        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-    );
+    assert_eq!(d.to_string(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
     assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
-    assert!(
-        "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"
-            .parse::<Digest>()
-            .is_err()
-    );
+    assert!("2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824".parse::<Digest>().is_err());
     assert!("abc".parse::<Digest>().is_err());
     assert!("../../../../etc/passwd".parse::<Digest>().is_err());
     let json = serde_json::to_string(&d).unwrap();
@@ -27,30 +20,15 @@ fn names_are_dns_labels_without_double_hyphens() {
     assert!(Name::new("cart").is_ok());
     assert!(Name::new("my-shop-2").is_ok());
     assert_eq!(Name::new(""), Err(NameError::Empty));
-    assert!(matches!(
-        Name::new("Cart"),
-        Err(NameError::BadChar { ch: 'C', .. })
-    ));
-    assert!(matches!(
-        Name::new("a_b"),
-        Err(NameError::BadChar { ch: '_', .. })
-    ));
-    assert!(matches!(
-        Name::new("a.b"),
-        Err(NameError::BadChar { ch: '.', .. })
-    ));
+    assert!(matches!(Name::new("Cart"), Err(NameError::BadChar { ch: 'C', .. })));
+    assert!(matches!(Name::new("a_b"), Err(NameError::BadChar { ch: '_', .. })));
+    assert!(matches!(Name::new("a.b"), Err(NameError::BadChar { ch: '.', .. })));
     assert!(matches!(Name::new("-a"), Err(NameError::EdgeHyphen(_))));
     assert!(matches!(Name::new("a-"), Err(NameError::EdgeHyphen(_))));
     assert!(matches!(Name::new("a--b"), Err(NameError::DoubleHyphen(_))));
-    assert!(matches!(
-        Name::new(&"a".repeat(64)),
-        Err(NameError::TooLong(_))
-    ));
+    assert!(matches!(Name::new(&"a".repeat(64)), Err(NameError::TooLong(_))));
     assert!(Name::new(&"a".repeat(63)).is_ok());
-    assert!(matches!(
-        Name::channel("v2"),
-        Err(NameError::LooksLikeVersion(_))
-    ));
+    assert!(matches!(Name::channel("v2"), Err(NameError::LooksLikeVersion(_))));
     assert!(Name::channel("holiday").is_ok());
     assert!(Name::channel("v2beta").is_ok());
 }
@@ -72,85 +50,59 @@ fn manifest_paths_are_clean_and_relative() {
     assert!(Manifest::check_path("assets/app.3f9a1c2b.js").is_ok());
     assert!(Manifest::check_path("name with spaces/é.txt").is_ok());
     assert_eq!(Manifest::check_path(""), Err(ManifestError::EmptyPath));
-    assert!(matches!(
-        Manifest::check_path("/etc/passwd"),
-        Err(ManifestError::Absolute(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a/../../b"),
-        Err(ManifestError::DotDot(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path(".."),
-        Err(ManifestError::DotDot(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a\\b"),
-        Err(ManifestError::Backslash(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a\0b"),
-        Err(ManifestError::ControlChar(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a\nb"),
-        Err(ManifestError::ControlChar(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a//b"),
-        Err(ManifestError::EmptySegment(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("./a"),
-        Err(ManifestError::EmptySegment(_))
-    ));
-    assert!(matches!(
-        Manifest::check_path("a/"),
-        Err(ManifestError::EmptySegment(_))
-    ));
+    assert!(matches!(Manifest::check_path("/etc/passwd"), Err(ManifestError::Absolute(_))));
+    assert!(matches!(Manifest::check_path("a/../../b"), Err(ManifestError::DotDot(_))));
+    assert!(matches!(Manifest::check_path(".."), Err(ManifestError::DotDot(_))));
+    assert!(matches!(Manifest::check_path("a\\b"), Err(ManifestError::Backslash(_))));
+    assert!(matches!(Manifest::check_path("a\0b"), Err(ManifestError::ControlChar(_))));
+    assert!(matches!(Manifest::check_path("a\nb"), Err(ManifestError::ControlChar(_))));
+    assert!(matches!(Manifest::check_path("a//b"), Err(ManifestError::EmptySegment(_))));
+    assert!(matches!(Manifest::check_path("./a"), Err(ManifestError::EmptySegment(_))));
+    assert!(matches!(Manifest::check_path("a/"), Err(ManifestError::EmptySegment(_))));
 }
 
 #[test]
 fn manifest_json_is_canonical_and_checked() {
-    let entry = FileEntry {
-        sha256: Digest::of(b"x"),
-        size: 1,
-        content_type: "text/plain".into(),
-    };
-    let a = Manifest::new(BTreeMap::from([
-        ("b".into(), entry.clone()),
-        ("a".into(), entry.clone()),
-    ]));
+    let entry = FileEntry { sha256: Digest::of(b"x"), size: 1, content_type: "text/plain".into(), encodings: vec![] };
+    let a = Manifest::new(BTreeMap::from([("b".into(), entry.clone()), ("a".into(), entry.clone())]));
     let json = a.to_canonical_json();
     assert_eq!(Manifest::from_json(&json).unwrap(), a);
     assert!(String::from_utf8(json).unwrap().find("\"a\"").unwrap() > 0);
     let evil = br#"{"format":1,"files":{"../x":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","size":1,"content_type":"text/plain"}}}"#;
-    assert!(matches!(
-        Manifest::from_json(evil),
-        Err(ManifestError::DotDot(_))
-    ));
-    assert!(matches!(
-        Manifest::from_json(b"{"),
-        Err(ManifestError::Json(_))
-    ));
+    assert!(matches!(Manifest::from_json(evil), Err(ManifestError::DotDot(_))));
+    assert!(matches!(Manifest::from_json(b"{"), Err(ManifestError::Json(_))));
 }
 
 #[test]
 fn hosts() {
-    assert_eq!(
-        platform_host("cart", &Selector::Channel(LIVE.into()), "localhost"),
-        "cart.localhost"
-    );
-    assert_eq!(
-        platform_host("cart", &Selector::Channel("preview".into()), "x.io"),
-        "preview--cart.x.io"
-    );
-    assert_eq!(
-        platform_host("cart", &Selector::Version(3), "x.io"),
-        "v3--cart.x.io"
-    );
+    assert_eq!(platform_host("cart", &Selector::Channel(LIVE.into()), "localhost"), "cart.localhost");
+    assert_eq!(platform_host("cart", &Selector::Channel("preview".into()), "x.io"), "preview--cart.x.io");
+    assert_eq!(platform_host("cart", &Selector::Version(3), "x.io"), "v3--cart.x.io");
     assert_eq!(normalize_host("Cart.LocalHost:8080"), "cart.localhost");
     assert_eq!(normalize_host("cart.localhost."), "cart.localhost");
     assert_eq!(normalize_host("[::1]:80"), "[::1]");
     assert_eq!(normalize_host("[::1]"), "[::1]");
+}
+
+#[test]
+fn patterns_match_like_netlify() {
+    use crate::rules::{Pattern, PatternError};
+    let p = Pattern::parse("/blog/*").unwrap();
+    assert_eq!(p.matches("/blog/2024/post").unwrap().expand("/news/:splat"), "/news/2024/post");
+    assert_eq!(p.matches("/blog/").unwrap().expand("/news/:splat"), "/news/");
+    assert!(p.matches("/blogs/x").is_none());
+    let p = Pattern::parse("/p/:id").unwrap();
+    assert_eq!(p.matches("/p/42").unwrap().expand("/product?id=:id"), "/product?id=42");
+    assert_eq!(p.matches("/p/42/").unwrap().expand("/x/:id"), "/x/42", "a trailing slash is ignored");
+    assert!(p.matches("/p/42/more").is_none());
+    assert!(p.matches("/p").is_none());
+    let p = Pattern::parse("/").unwrap();
+    assert!(p.matches("/").is_some() && p.matches("/a").is_none());
+    let p = Pattern::parse("/:a/:ab/*").unwrap();
+    assert_eq!(p.names().collect::<Vec<_>>(), ["a", "ab", "splat"]);
+    assert_eq!(p.matches("/x/y/z").unwrap().expand(":ab-:a-:splat"), "y-x-z");
+    assert_eq!(Pattern::parse("blog"), Err(PatternError::NotAbsolute("blog".into())));
+    assert!(matches!(Pattern::parse("/*/x"), Err(PatternError::SplatNotLast(_))));
+    assert!(matches!(Pattern::parse("/a*"), Err(PatternError::SplatNotLast(_))));
+    assert!(matches!(Pattern::parse("/:bad-name"), Err(PatternError::BadPlaceholder(..))));
 }

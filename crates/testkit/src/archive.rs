@@ -94,19 +94,12 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
     for entry in entries {
         match entry {
             Entry::File(n, d) => {
-                w.start_file(String::from_utf8(n.clone()).unwrap(), opts)
-                    .unwrap();
+                w.start_file(String::from_utf8(n.clone()).unwrap(), opts).unwrap();
                 w.write_all(d).unwrap();
             }
-            Entry::Dir(n) => w
-                .add_directory(String::from_utf8(n.clone()).unwrap(), opts)
-                .unwrap(),
+            Entry::Dir(n) => w.add_directory(String::from_utf8(n.clone()).unwrap(), opts).unwrap(),
             Entry::Symlink(n, t) => w
-                .add_symlink(
-                    String::from_utf8(n.clone()).unwrap(),
-                    String::from_utf8(t.clone()).unwrap(),
-                    opts,
-                )
+                .add_symlink(String::from_utf8(n.clone()).unwrap(), String::from_utf8(t.clone()).unwrap(), opts)
                 .unwrap(),
             other => panic!("zip cannot hold {other:?}"),
         }

@@ -52,28 +52,14 @@ impl Platform {
     pub async fn start_with(control_args: &[&str]) -> Platform {
         let dir = tempfile::tempdir().expect("temp dir");
         let control = Control::start_with(&dir.path().join("control"), control_args);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let (status, body) = request(
-            &http,
-            reqwest::Method::POST,
-            &format!("{}/v1/edge-tokens", control.url()),
-            ADMIN_TOKEN,
-            None,
-        )
-        .await;
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let (status, body) =
+            request(&http, reqwest::Method::POST, &format!("{}/v1/edge-tokens", control.url()), ADMIN_TOKEN, None)
+                .await;
         assert_eq!(status, 201, "{body}");
         let edge_token = body["token"].as_str().unwrap().to_owned();
         let edge = Edge::start(control.url(), &edge_token, &dir.path().join("edge"), BASE);
-        Platform {
-            dir,
-            control: Some(control),
-            edge: Some(edge),
-            edge_token,
-            http,
-        }
+        Platform { dir, control: Some(control), edge: Some(edge), edge_token, http }
     }
 
     pub fn control(&self) -> &Control {
@@ -98,48 +84,21 @@ impl Platform {
 
     /// Creates a tenant; returns its token.
     pub async fn tenant(&self, name: &str) -> String {
-        let (status, body) = self
-            .api(
-                "POST",
-                "tenants",
-                ADMIN_TOKEN,
-                Some(serde_json::json!({ "name": name })),
-            )
-            .await;
+        let (status, body) = self.api("POST", "tenants", ADMIN_TOKEN, Some(serde_json::json!({ "name": name }))).await;
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
 
     /// Creates an app as `token`.
     pub async fn app(&self, token: &str, name: &str) {
-        let (status, body) = self
-            .api(
-                "POST",
-                "apps",
-                token,
-                Some(serde_json::json!({ "name": name })),
-            )
-            .await;
+        let (status, body) = self.api("POST", "apps", token, Some(serde_json::json!({ "name": name }))).await;
         assert_eq!(status, 201, "{body}");
     }
 
     /// Uploads `archive` to `app` with a query string like `promote=true`.
-    pub async fn deploy(
-        &self,
-        token: &str,
-        app: &str,
-        query: &str,
-        archive: Vec<u8>,
-    ) -> (u16, serde_json::Value) {
+    pub async fn deploy(&self, token: &str, app: &str, query: &str, archive: Vec<u8>) -> (u16, serde_json::Value) {
         let url = format!("{}/v1/apps/{app}/versions?{query}", self.control().url());
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(token)
-            .body(archive)
-            .send()
-            .await
-            .expect("deploy request");
+        let response = self.http.post(url).bearer_auth(token).body(archive).send().await.expect("deploy request");
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
         (status, body)
@@ -158,28 +117,16 @@ impl Platform {
             let (http, url) = (http.clone(), url.clone());
             async move {
                 let r = edge_get(&http, &url, host, "/").await;
-                (r.headers()
-                    .get("x-switchyard-version")
-                    .map(|v| v.as_bytes())
-                    == Some(version.as_bytes()))
-                .then_some(())
+                (r.headers().get("x-switchyard-version").map(|v| v.as_bytes()) == Some(version.as_bytes()))
+                    .then_some(())
             }
         })
         .await
     }
 }
 
-pub async fn edge_get(
-    http: &reqwest::Client,
-    edge_url: &str,
-    host: &str,
-    path: &str,
-) -> reqwest::Response {
-    http.get(format!("{edge_url}{path}"))
-        .header("host", host)
-        .send()
-        .await
-        .expect("edge request")
+pub async fn edge_get(http: &reqwest::Client, edge_url: &str, host: &str, path: &str) -> reqwest::Response {
+    http.get(format!("{edge_url}{path}")).header("host", host).send().await.expect("edge request")
 }
 
 async fn request(
@@ -196,8 +143,20 @@ async fn request(
     let response = req.send().await.expect("API request");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Sends `GET <path>` exactly as written (no URL normalisation, unlike an HTTP client library)
+/// with `Host: <host>` to `addr` over HTTP/1.1; returns the status code and the body.
+pub fn raw_get(addr: &str, host: &str, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body_at = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+    (status, response[body_at..].to_vec())
 }

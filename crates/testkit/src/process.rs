@@ -13,16 +13,9 @@ pub const ADMIN_TOKEN: &str = "sy_admin_test_0123456789abcdef0123456789abcdef";
 /// Path of a workspace binary, next to the test executable's `deps/` directory.
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
     let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
     path
 }
 
@@ -36,10 +29,7 @@ struct Server {
 impl Server {
     fn start(mut command: Command, log: PathBuf) -> Server {
         let log_file = std::fs::File::create(&log).expect("log file");
-        command
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .stdin(Stdio::null());
+        command.stdout(Stdio::piped()).stderr(log_file).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn server");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -66,10 +56,7 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         for _ in 0..500 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -102,22 +89,10 @@ impl Control {
 
     pub fn start_with(data: &Path, extra_args: &[&str]) -> Control {
         let mut cmd = Command::new(bin_path("switchyard-control"));
-        cmd.args([
-            "--api-addr",
-            "127.0.0.1:0",
-            "--base-domain",
-            crate::BASE,
-            "--data",
-        ])
-        .arg(data)
-        .args(extra_args);
-        cmd.env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "info,switchyard_control=debug");
+        cmd.args(["--api-addr", "127.0.0.1:0", "--base-domain", crate::BASE, "--data"]).arg(data).args(extra_args);
+        cmd.env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN).env("RUST_LOG", "info,switchyard_control=debug");
         let log = data.with_extension("control.log");
-        Control {
-            server: Server::start(cmd, log),
-            data: data.to_owned(),
-        }
+        Control { server: Server::start(cmd, log), data: data.to_owned() }
     }
 
     pub fn url(&self) -> &str {
@@ -146,28 +121,11 @@ pub struct Edge {
 impl Edge {
     pub fn start(control_url: &str, token: &str, cache: &Path, base_domain: &str) -> Edge {
         let mut cmd = Command::new(bin_path("switchyard-edge"));
-        cmd.args([
-            "--control-plane",
-            control_url,
-            "--token",
-            token,
-            "--http-addr",
-            "127.0.0.1:0",
-        ]);
-        cmd.args([
-            "--base-domain",
-            base_domain,
-            "--name",
-            "test-edge",
-            "--cache-dir",
-        ])
-        .arg(cache);
+        cmd.args(["--control-plane", control_url, "--token", token, "--http-addr", "127.0.0.1:0"]);
+        cmd.args(["--base-domain", base_domain, "--name", "test-edge", "--cache-dir"]).arg(cache);
         cmd.env("RUST_LOG", "info,switchyard_edge=debug");
         let log = cache.with_extension("edge.log");
-        Edge {
-            server: Server::start(cmd, log),
-            cache: cache.to_owned(),
-        }
+        Edge { server: Server::start(cmd, log), cache: cache.to_owned() }
     }
 
     /// `http://127.0.0.1:PORT`

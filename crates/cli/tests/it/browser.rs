@@ -9,12 +9,7 @@ use crate::up::Up;
 async fn chromium_renders_the_sample_shop() {
     let chromium = ["chromium", "chromium-browser"]
         .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
         .expect("Chromium is installed (the README's test command installs it)");
     let dir = tempfile::tempdir().unwrap();
     let up = Up::start(&dir.path().join("data"));
@@ -45,9 +40,6 @@ async fn chromium_renders_the_sample_shop() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dom.contains("Enamel camp mug"), "{dom}");
-    assert!(
-        dom.contains("<span id=\"served-by\">shop v1</span>"),
-        "{dom}"
-    );
+    assert!(dom.contains("<span id=\"served-by\">shop v1</span>"), "{dom}");
     up.stop();
 }

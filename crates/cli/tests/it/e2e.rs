@@ -25,11 +25,7 @@ fn v2() -> Vec<u8> {
 async fn body_and_version(p: &Platform, host: &str, path: &str) -> (u16, String, String) {
     let r = p.edge_get(host, path).await;
     let status = r.status().as_u16();
-    let version = r
-        .headers()
-        .get("x-switchyard-version")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let version = r.headers().get("x-switchyard-version").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     (status, version, r.text().await.unwrap())
 }
 
@@ -42,27 +38,14 @@ async fn deploy_preview_promote_rollback() {
     let preview = format!("preview--cart.{BASE}");
 
     // v1, promoted at deploy time.
-    let (status, body) = p
-        .deploy(&acme, "cart", "promote=true&message=first", v1())
-        .await;
+    let (status, body) = p.deploy(&acme, "cart", "promote=true&message=first", v1()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["version"], "v1");
     assert_eq!(body["files"], 4);
     assert_eq!(body["new_blobs"], 4);
     assert_eq!(body["channels"], json!(["live"]));
-    let urls: Vec<&str> = body["urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        urls,
-        [
-            format!("http://v1--cart.{BASE}:8080/"),
-            format!("http://cart.{BASE}:8080/")
-        ]
-    );
+    let urls: Vec<&str> = body["urls"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(urls, [format!("http://v1--cart.{BASE}:8080/"), format!("http://cart.{BASE}:8080/")]);
     p.wait_serving(&live, "v1").await;
 
     let r = p.edge_get(&live, "/").await;
@@ -75,14 +58,8 @@ async fn deploy_preview_promote_rollback() {
     let sha = switchyard_model::Digest::of(b"<h1>cart v1</h1>");
     assert_eq!(h["etag"], format!("\"{sha}\"").as_str());
     assert_eq!(r.bytes().await.unwrap(), &b"<h1>cart v1</h1>"[..]);
-    assert_eq!(
-        body_and_version(&p, &live, "/assets/app.js").await,
-        (200, "v1".into(), "console.log('v1')".into())
-    );
-    assert_eq!(
-        body_and_version(&p, &live, "/docs/").await,
-        (200, "v1".into(), "<p>docs v1</p>".into())
-    );
+    assert_eq!(body_and_version(&p, &live, "/assets/app.js").await, (200, "v1".into(), "console.log('v1')".into()));
+    assert_eq!(body_and_version(&p, &live, "/docs/").await, (200, "v1".into(), "<p>docs v1</p>".into()));
     assert_eq!(body_and_version(&p, &live, "/missing.js").await.0, 404);
 
     // A matching If-None-Match is a 304 without a body.
@@ -103,84 +80,35 @@ async fn deploy_preview_promote_rollback() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["version"], "v2");
     assert_eq!(body["channels"], json!(["preview"]));
-    assert_eq!(
-        body["new_blobs"], 2,
-        "the unchanged logo is not stored again"
-    );
+    assert_eq!(body["new_blobs"], 2, "the unchanged logo is not stored again");
     p.wait_serving(&preview, "v2").await;
-    assert_eq!(
-        body_and_version(&p, &preview, "/").await,
-        (200, "v2".into(), "<h1>cart v2</h1>".into())
-    );
-    assert_eq!(
-        body_and_version(&p, &live, "/").await,
-        (200, "v1".into(), "<h1>cart v1</h1>".into())
-    );
-    assert_eq!(
-        body_and_version(&p, &format!("v1--cart.{BASE}"), "/assets/app.js")
-            .await
-            .2,
-        "console.log('v1')"
-    );
-    assert_eq!(
-        body_and_version(&p, &format!("v2--cart.{BASE}"), "/assets/app.js")
-            .await
-            .2,
-        "console.log('v2')"
-    );
-    assert_eq!(
-        body_and_version(&p, &preview, "/docs/").await.0,
-        404,
-        "v2 has no docs"
-    );
+    assert_eq!(body_and_version(&p, &preview, "/").await, (200, "v2".into(), "<h1>cart v2</h1>".into()));
+    assert_eq!(body_and_version(&p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
+    assert_eq!(body_and_version(&p, &format!("v1--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v1')");
+    assert_eq!(body_and_version(&p, &format!("v2--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v2')");
+    assert_eq!(body_and_version(&p, &preview, "/docs/").await.0, 404, "v2 has no docs");
 
     // Promote v2.
-    let (status, body) = p
-        .api(
-            "POST",
-            "apps/cart/promote",
-            &acme,
-            Some(json!({ "version": "v2" })),
-        )
-        .await;
+    let (status, body) = p.api("POST", "apps/cart/promote", &acme, Some(json!({ "version": "v2" }))).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        (body["from"].as_str(), body["to"].as_str()),
-        (Some("v1"), Some("v2"))
-    );
+    assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("v1"), Some("v2")));
     p.wait_serving(&live, "v2").await;
-    assert_eq!(
-        body_and_version(&p, &live, "/assets/app.js").await,
-        (200, "v2".into(), "console.log('v2')".into())
-    );
+    assert_eq!(body_and_version(&p, &live, "/assets/app.js").await, (200, "v2".into(), "console.log('v2')".into()));
 
     // Roll back: live serves v1 again.
     let (status, body) = p.api("POST", "apps/cart/rollback", &acme, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (
-            body["from"].as_str(),
-            body["to"].as_str(),
-            body["kind"].as_str()
-        ),
+        (body["from"].as_str(), body["to"].as_str(), body["kind"].as_str()),
         (Some("v2"), Some("v1"), Some("rollback"))
     );
     p.wait_serving(&live, "v1").await;
-    assert_eq!(
-        body_and_version(&p, &live, "/").await,
-        (200, "v1".into(), "<h1>cart v1</h1>".into())
-    );
+    assert_eq!(body_and_version(&p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
 
     // Nothing earlier to roll back to.
     let (status, body) = p.api("POST", "apps/cart/rollback", &acme, None).await;
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no earlier version"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("no earlier version"), "{body}");
 
     // Versions and releases tell the story.
     let (status, versions) = p.api("GET", "apps/cart/versions", &acme, None).await;
@@ -203,55 +131,22 @@ async fn deploy_preview_promote_rollback() {
             )
         })
         .collect();
-    let expect = [
-        ("live", "v1", "deploy"),
-        ("preview", "v2", "deploy"),
-        ("live", "v2", "promote"),
-        ("live", "v1", "rollback"),
-    ];
-    assert_eq!(
-        moves,
-        expect.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
-    );
-    assert!(
-        releases
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["actor"] == "tenant:acme")
-    );
+    let expect =
+        [("live", "v1", "deploy"), ("preview", "v2", "deploy"), ("live", "v2", "promote"), ("live", "v1", "rollback")];
+    assert_eq!(moves, expect.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+    assert!(releases.as_array().unwrap().iter().all(|r| r["actor"] == "tenant:acme"));
 
     // Unknown hosts reveal nothing; unknown versions and channels are 404s with a message.
     let r = p.edge_get("unknown.example.org", "/").await;
     assert_eq!(r.status(), 404);
     assert!(r.headers().get("x-switchyard-app").is_none());
     assert_eq!(r.text().await.unwrap(), "not found\n");
-    assert_eq!(
-        p.edge_get(&format!("v9--cart.{BASE}"), "/").await.status(),
-        404
-    );
-    let (status, body) = p
-        .api(
-            "POST",
-            "apps/cart/promote",
-            &acme,
-            Some(json!({ "version": "v9" })),
-        )
-        .await;
+    assert_eq!(p.edge_get(&format!("v9--cart.{BASE}"), "/").await.status(), 404);
+    let (status, body) = p.api("POST", "apps/cart/promote", &acme, Some(json!({ "version": "v9" }))).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains("v9"),
-        "{body}"
-    );
-    let (status, body) = p
-        .api(
-            "POST",
-            "apps/cart/rollback",
-            &acme,
-            Some(json!({ "channel": "holiday" })),
-        )
-        .await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("v9"), "{body}");
+    let (status, body) = p.api("POST", "apps/cart/rollback", &acme, Some(json!({ "channel": "holiday" }))).await;
     assert_eq!(status, 409, "{body}");
 
     // The same content again: a new version number, no blob stored twice.
@@ -267,35 +162,20 @@ async fn names_are_validated() {
     let p = Platform::start().await;
     let acme = p.tenant("acme").await;
     for bad in ["Cart", "a--b", "-x", "x_y", ""] {
-        let (status, body) = p
-            .api("POST", "apps", &acme, Some(json!({ "name": bad })))
-            .await;
+        let (status, body) = p.api("POST", "apps", &acme, Some(json!({ "name": bad }))).await;
         assert_eq!(status, 400, "{bad:?}: {body}");
         assert_eq!(body["error"]["code"], "invalid_name");
     }
     p.app(&acme, "cart").await;
     let (status, body) = p.deploy(&acme, "cart", "channel=Bad_Channel", v1()).await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("channel name"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("channel name"), "{body}");
     let (status, body) = p.deploy(&acme, "cart", "channel=v2", v1()).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = p
-        .api("POST", "apps", &acme, Some(json!({ "nmae": "cart" })))
-        .await;
+    let (status, body) = p.api("POST", "apps", &acme, Some(json!({ "nmae": "cart" }))).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "invalid_json");
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains("nmae"),
-        "{body}"
-    );
-    let (status, _) = p
-        .api("GET", "apps/cart/versions", "not-a-token", None)
-        .await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("nmae"), "{body}");
+    let (status, _) = p.api("GET", "apps/cart/versions", "not-a-token", None).await;
     assert_eq!(status, 401);
 }

@@ -7,4 +7,5 @@ mod cli;
 mod e2e;
 mod isolation;
 mod restart;
+mod serving;
 mod up;

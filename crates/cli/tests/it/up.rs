@@ -17,14 +17,7 @@ pub(crate) struct Up {
 impl Up {
     pub(crate) fn start(data: &std::path::Path) -> Up {
         let mut child = Command::new(bin_path("switchyard"))
-            .args([
-                "up",
-                "--api-addr",
-                "127.0.0.1:0",
-                "--edge-addr",
-                "127.0.0.1:0",
-                "--data",
-            ])
+            .args(["up", "--api-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--data"])
             .arg(data)
             .env_remove("SWITCHYARD_ADMIN_TOKEN")
             .stdout(Stdio::piped())
@@ -43,9 +36,7 @@ impl Up {
                 }
             }
         });
-        let banner = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("`switchyard up` printed its banner");
+        let banner = rx.recv_timeout(Duration::from_secs(30)).expect("`switchyard up` printed its banner");
         Up { child, banner }
     }
 
@@ -56,11 +47,7 @@ impl Up {
             .lines()
             .find(|l| l.trim_start().starts_with(label))
             .unwrap_or_else(|| panic!("{label} in {}", self.banner));
-        line.trim_start()[label.len()..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
+        line.trim_start()[label.len()..].split_whitespace().next().unwrap().to_owned()
     }
 
     /// `http://shop.localhost:PORT/` → (`127.0.0.1:PORT`, `shop.localhost`)
@@ -72,10 +59,7 @@ impl Up {
     }
 
     pub(crate) fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
 }
@@ -88,12 +72,7 @@ impl Drop for Up {
 }
 
 fn sample(path: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../deploy/sample-shop")
-            .join(path),
-    )
-    .unwrap()
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/sample-shop").join(path)).unwrap()
 }
 
 #[tokio::test]
@@ -111,78 +90,33 @@ async fn up_serves_the_sample_shop_and_keeps_state_across_restarts() {
     let http = reqwest::Client::new();
     for (path, file, content_type) in [
         ("/", "index.html", "text/html; charset=utf-8"),
-        (
-            "/assets/app.js",
-            "assets/app.js",
-            "text/javascript; charset=utf-8",
-        ),
-        (
-            "/assets/style.css",
-            "assets/style.css",
-            "text/css; charset=utf-8",
-        ),
+        ("/assets/app.js", "assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/style.css", "assets/style.css", "text/css; charset=utf-8"),
         ("/assets/logo.svg", "assets/logo.svg", "image/svg+xml"),
         ("/products.json", "products.json", "application/json"),
     ] {
-        let r = http
-            .get(format!("http://{edge}{path}"))
-            .header("host", &host)
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(format!("http://{edge}{path}")).header("host", &host).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["content-type"], content_type, "{path}");
         assert_eq!(r.headers()["x-switchyard-version"], "v1");
-        assert_eq!(
-            r.bytes().await.unwrap(),
-            sample(file),
-            "{path} is served byte for byte"
-        );
+        assert_eq!(r.bytes().await.unwrap(), sample(file), "{path} is served byte for byte");
     }
     let admin_file = std::fs::read_to_string(data.join("admin.token")).unwrap();
-    assert_eq!(
-        admin_file.trim(),
-        token,
-        "the generated token is kept in the data dir"
-    );
+    assert_eq!(admin_file.trim(), token, "the generated token is kept in the data dir");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(data.join("admin.token"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(data.join("admin.token")).unwrap().permissions().mode() & 0o777, 0o600);
 
     // A second deploy through the API, then restart: everything is still there.
-    let archive = switchyard_testkit::archive::tar_gz(&[switchyard_testkit::archive::file(
-        "index.html",
-        "new",
-    )]);
-    let r = http
-        .post(format!("{api}/v1/apps/shop/versions"))
-        .bearer_auth(&token)
-        .body(archive)
-        .send()
-        .await
-        .unwrap();
+    let archive = switchyard_testkit::archive::tar_gz(&[switchyard_testkit::archive::file("index.html", "new")]);
+    let r = http.post(format!("{api}/v1/apps/shop/versions")).bearer_auth(&token).body(archive).send().await.unwrap();
     assert_eq!(r.status(), 201);
     up.stop();
 
     let up = Up::start(&data);
     assert_eq!(up.field("Operator token"), token, "the same operator token");
-    assert!(
-        !up.banner.contains("Tenant \"demo\" token"),
-        "the sample is not deployed twice"
-    );
+    assert!(!up.banner.contains("Tenant \"demo\" token"), "the sample is not deployed twice");
     let (edge, host) = up.live();
-    let r = http
-        .get(format!("http://{edge}/"))
-        .header("host", &host)
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("http://{edge}/")).header("host", &host).send().await.unwrap();
     assert_eq!(r.headers()["x-switchyard-version"], "v1");
     let api = up.field("Control plane API");
     let versions: serde_json::Value = http
@@ -196,22 +130,14 @@ async fn up_serves_the_sample_shop_and_keeps_state_across_restarts() {
         .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     let preview = format!("preview--{host}");
-    let served = switchyard_testkit::wait_for(
-        "the preview to be served after the restart",
-        Duration::from_secs(10),
-        || async {
-            let r = http
-                .get(format!("http://{edge}/"))
-                .header("host", &preview)
-                .send()
-                .await
-                .ok()?;
+    let served =
+        switchyard_testkit::wait_for("the preview to be served after the restart", Duration::from_secs(10), || async {
+            let r = http.get(format!("http://{edge}/")).header("host", &preview).send().await.ok()?;
             if r.status() != 200 {
                 return None;
             }
             Some(r.text().await.unwrap())
-        },
-    )
-    .await;
+        })
+        .await;
     assert_eq!(served, "new");
 }

@@ -1,0 +1,217 @@
+//! From a decoded request path to what to serve, in the order Netlify and Cloudflare Pages
+//! use: an existing file (unless a forced rule matches) → `_redirects` rules in order, first
+//! match wins → trailing-slash and clean-URL handling → the SPA fallback for navigation
+//! requests → the site's 404 page.
+
+use http::StatusCode;
+use http::header::{self, HeaderMap};
+use switchyard_model::rules::TrailingSlash;
+
+use crate::sites::Site;
+
+/// A request path, split and decoded segment by segment.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct RequestPath {
+    /// Decoded, without leading or trailing slash, duplicate slashes collapsed: a manifest key.
+    pub(super) key: String,
+    pub(super) trailing_slash: bool,
+    /// `/` + key (+ `/`): what rules match against.
+    pub(super) display: String,
+    /// A decoded segment held a `/` or `\`: no file can have this name.
+    pub(super) impossible: bool,
+}
+
+/// Splits on `/` first, then percent-decodes each segment once.
+pub(super) fn decode_path(raw: &str) -> Result<RequestPath, &'static str> {
+    let mut key = String::with_capacity(raw.len());
+    let mut impossible = false;
+    for segment in raw.split('/') {
+        if segment.is_empty() || segment == "." {
+            continue;
+        }
+        let decoded = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| "bad request: path is not valid UTF-8\n")?;
+        if decoded.chars().any(char::is_control) {
+            return Err("bad request: path contains a control character\n");
+        }
+        match &*decoded {
+            ".." => return Err("bad request: path contains '..'\n"),
+            "." => continue,
+            s if s.contains('/') || s.contains('\\') => impossible = true,
+            _ => {}
+        }
+        if !key.is_empty() {
+            key.push('/');
+        }
+        key.push_str(&decoded);
+    }
+    let trailing_slash = raw.ends_with('/') && !key.is_empty();
+    let mut display = format!("/{key}");
+    if trailing_slash {
+        display.push('/');
+    }
+    Ok(RequestPath { key, trailing_slash, display, impossible })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Resolved {
+    File { key: String, status: StatusCode },
+    Redirect { status: StatusCode, location: String },
+    NotFound,
+}
+
+/// What a path finds among the files alone.
+enum Static {
+    File(String),
+    Redirect(String),
+}
+
+pub(super) fn resolve(site: &Site, path: &RequestPath, headers: &HeaderMap, query: Option<&str>) -> Resolved {
+    let found = if path.impossible { None } else { lookup(site, path) };
+    let file_exists = matches!(found, Some(Static::File(_)));
+    for rule in &site.redirects {
+        let Some(captures) = rule.pattern.matches(&path.display) else { continue };
+        if file_exists && !rule.force {
+            continue;
+        }
+        let target = captures.expand(&rule.to);
+        return match rule.status {
+            200 => serve_target(site, &target, StatusCode::OK),
+            404 => serve_target(site, &target, StatusCode::NOT_FOUND),
+            410 => serve_target(site, &target, StatusCode::GONE),
+            status => Resolved::Redirect {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY),
+                location: with_query(target, query),
+            },
+        };
+    }
+    match found {
+        Some(Static::File(key)) => return Resolved::File { key, status: StatusCode::OK },
+        Some(Static::Redirect(location)) => {
+            return Resolved::Redirect { status: StatusCode::MOVED_PERMANENTLY, location: with_query(location, query) };
+        }
+        None => {}
+    }
+    if let Some(fallback) = &site.spa_fallback
+        && is_navigation(path, headers)
+        && site.has(fallback)
+    {
+        return Resolved::File { key: fallback.clone(), status: StatusCode::OK };
+    }
+    not_found(site, StatusCode::NOT_FOUND)
+}
+
+/// Serves the file a rewrite (or 404/410 rule) points at: the target's exact file, its
+/// directory index or its `.html` page, never another rule, so that rules cannot loop.
+fn serve_target(site: &Site, target: &str, status: StatusCode) -> Resolved {
+    let path_part = target.split(['?', '#']).next().unwrap_or("");
+    let found = decode_path(path_part).ok().filter(|p| !p.impossible).and_then(|path| {
+        let key = if path.key.is_empty() { "index.html".to_owned() } else { path.key };
+        [format!("{key}/index.html"), format!("{key}.html"), key].into_iter().rev().find(|k| site.has(k))
+    });
+    match found {
+        Some(key) => Resolved::File { key, status },
+        None if status != StatusCode::OK => Resolved::NotFound,
+        None => not_found(site, StatusCode::NOT_FOUND),
+    }
+}
+
+fn not_found(site: &Site, status: StatusCode) -> Resolved {
+    match &site.not_found {
+        Some(page) if site.has(page) => Resolved::File { key: page.clone(), status },
+        _ => Resolved::NotFound,
+    }
+}
+
+/// The files alone: exact names, directory indexes, clean URLs, trailing-slash policy.
+fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
+    let key = &path.key;
+    if key.is_empty() {
+        return site.has("index.html").then(|| Static::File("index.html".to_owned()));
+    }
+    let index = format!("{key}/index.html");
+    let html = format!("{key}.html");
+    if path.trailing_slash {
+        let exists = site.has(&index) || site.has(key) || (site.clean_urls && site.has(&html));
+        if site.trailing_slash == TrailingSlash::Remove && exists {
+            return Some(Static::Redirect(format!("/{key}")));
+        }
+        if site.has(&index) {
+            return Some(Static::File(index));
+        }
+        if site.clean_urls && site.has(&html) {
+            return Some(Static::File(html));
+        }
+        return None;
+    }
+    if site.has(key) {
+        if site.clean_urls
+            && let Some(stem) = key.strip_suffix(".html")
+        {
+            let clean = match stem.strip_suffix("index") {
+                Some(dir) if dir.is_empty() || dir.ends_with('/') => format!("/{dir}"),
+                _ => format!("/{stem}"),
+            };
+            return Some(Static::Redirect(clean));
+        }
+        return Some(Static::File(key.clone()));
+    }
+    let add = site.trailing_slash == TrailingSlash::Add && !last_segment(key).contains('.');
+    if site.has(&index) {
+        return Some(match site.trailing_slash {
+            TrailingSlash::Remove => Static::File(index),
+            TrailingSlash::Keep | TrailingSlash::Add => Static::Redirect(format!("/{key}/")),
+        });
+    }
+    if site.clean_urls && site.has(&html) {
+        return Some(if add { Static::Redirect(format!("/{key}/")) } else { Static::File(html) });
+    }
+    None
+}
+
+fn last_segment(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// A request for a page rather than an asset: no file extension, or `Accept: text/html`.
+fn is_navigation(path: &RequestPath, headers: &HeaderMap) -> bool {
+    !last_segment(&path.key).contains('.')
+        || headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// Keeps the request's query string on a redirect whose target has none.
+fn with_query(target: String, query: Option<&str>) -> String {
+    match query {
+        Some(q) if !q.is_empty() && !target.contains('?') => format!("{target}?{q}"),
+        _ => target,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_paths_are_decoded_per_segment() {
+        let p = decode_path("/a//b/./c%20d.txt").unwrap();
+        assert_eq!(
+            (p.key.as_str(), p.trailing_slash, p.display.as_str(), p.impossible),
+            ("a/b/c d.txt", false, "/a/b/c d.txt", false)
+        );
+        let p = decode_path("/shop/").unwrap();
+        assert_eq!((p.key.as_str(), p.trailing_slash, p.display.as_str()), ("shop", true, "/shop/"));
+        let p = decode_path("/").unwrap();
+        assert_eq!((p.key.as_str(), p.trailing_slash, p.display.as_str()), ("", false, "/"));
+        assert_eq!(decode_path("/caf%C3%A9.html").unwrap().key, "café.html");
+        assert!(decode_path("/a%2Fb.txt").unwrap().impossible, "%2F is not a separator");
+        assert!(decode_path("/a%5Cb.txt").unwrap().impossible);
+    }
+
+    #[test]
+    fn hostile_paths_are_refused() {
+        for bad in ["/../etc/passwd", "/a/%2e%2e/b", "/a%00b", "/a%0Ab", "/%FF", "/a/%2E%2E"] {
+            assert!(decode_path(bad).is_err(), "{bad}");
+        }
+    }
+}
