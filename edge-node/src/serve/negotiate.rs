@@ -50,7 +50,7 @@ fn parse_q(s: &str) -> u16 {
         return 0;
     }
     match int {
-        "1" => 1000,
+        "1" if frac.bytes().all(|b| b == b'0') => 1000,
         "0" => format!("{frac:0<3}").parse().unwrap_or(0),
         _ => 0,
     }
