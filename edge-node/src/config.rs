@@ -36,6 +36,10 @@ pub struct Args {
     /// Base domain of platform host names [default: localhost].
     #[arg(long, env = "SWITCHYARD_BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// Memory for small files' bytes, in MiB; the least recently used beyond it are served
+    /// from the disk cache [default: 256].
+    #[arg(long, env = "SWITCHYARD_MEMORY_BUDGET_MIB")]
+    pub memory_budget_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +52,7 @@ struct FileConfig {
     name: Option<String>,
     region: Option<String>,
     base_domain: Option<String>,
+    memory_budget_mib: Option<u64>,
 }
 
 /// Validated edge configuration.
@@ -61,6 +66,8 @@ pub struct Config {
     pub name: String,
     pub region: String,
     pub base_domain: String,
+    /// Bytes of small files kept in memory.
+    pub memory_budget: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -73,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("name", &self.name)
             .field("region", &self.region)
             .field("base_domain", &self.base_domain)
+            .field("memory_budget", &self.memory_budget)
             .finish()
     }
 }
@@ -122,6 +130,7 @@ impl Config {
             name,
             region: args.region.or(file.region).unwrap_or_else(|| "local".into()),
             base_domain,
+            memory_budget: args.memory_budget_mib.or(file.memory_budget_mib).unwrap_or(256) * 1024 * 1024,
         })
     }
 }

@@ -11,6 +11,7 @@
 
 mod accept;
 pub mod config;
+pub mod memory;
 pub mod serve;
 pub mod sites;
 mod sync;
@@ -32,6 +33,8 @@ pub struct Bound {
     listener: tokio::net::TcpListener,
     routes: Arc<ArcSwap<Routes>>,
     syncer: sync::Syncer,
+    cache: switchyard_blob::LocalBlobStore,
+    memory: Arc<memory::MemoryCache>,
 }
 
 /// Binds the HTTP socket, then opens everything else as [`bind_on`] does.
@@ -49,9 +52,10 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
         .with_context(|| format!("creating cache dir {}", config.cache_dir.display()))?;
     let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir).context("opening the blob cache")?;
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
-    let syncer = sync::Syncer::new(config.clone(), cache, routes.clone());
+    let memory = memory::MemoryCache::new(config.memory_budget);
+    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone());
     syncer.restore();
-    Ok(Bound { listener, routes, syncer })
+    Ok(Bound { listener, routes, syncer, cache, memory })
 }
 
 impl Bound {
@@ -63,6 +67,7 @@ impl Bound {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
+        tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
         let stop_on_signal = stop.clone();
         accept::serve(self.listener, self.routes, async move {
             shutdown.await;
@@ -73,6 +78,25 @@ impl Bound {
         stop.cancel();
         let _ = sync.await;
         Ok(())
+    }
+}
+
+/// Once a second, off the request path: keep the most recently used small bodies in memory
+/// within the budget.
+async fn maintain_memory(
+    routes: Arc<ArcSwap<Routes>>,
+    cache: switchyard_blob::LocalBlobStore,
+    memory: Arc<memory::MemoryCache>,
+    stop: CancellationToken,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let (routes, cache, memory) = (routes.load_full(), cache.clone(), memory.clone());
+        let _ = tokio::task::spawn_blocking(move || memory.maintain(routes.bodies(), std::iter::empty(), &cache)).await;
     }
 }
 

@@ -11,19 +11,17 @@
 //!   last-modified, app and version headers, compiled rules) is built once here.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use switchyard_blob::LocalBlobStore;
+
+pub use crate::memory::BlobBody;
+use crate::memory::MemoryCache;
 use switchyard_model::hosts::{Selector, platform_host};
 use switchyard_model::rules::{Pattern, TrailingSlash};
 use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label};
-
-/// Files up to this size are kept in memory; larger ones are streamed from the cache.
-pub const IN_MEMORY_MAX: u64 = 1024 * 1024;
 
 static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
 static IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -99,18 +97,13 @@ pub struct Representation {
     pub etag: HeaderValue,
 }
 
-/// Where a blob's bytes are.
-pub enum BlobBody {
-    Memory(Bytes),
-    Disk(PathBuf),
-}
-
 impl Routes {
     /// Builds the routing table for `snapshot` from manifests and blobs already in `cache`.
     /// Bodies already loaded by `previous` are reused rather than read again.
     pub fn build(
         snapshot: &Snapshot,
         cache: &LocalBlobStore,
+        memory: &MemoryCache,
         base_domain: &str,
         previous: &Routes,
     ) -> Result<Routes, BuildError> {
@@ -125,7 +118,7 @@ impl Routes {
                     source,
                 })?;
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
-                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, previous)?);
+                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous)?);
                 let host = platform_host(app, &Selector::Version(version), base_domain);
                 routes.hosts.insert(host, Host { site: site.clone(), noindex: true });
                 sites.insert(version, site);
@@ -140,11 +133,14 @@ impl Routes {
         Ok(routes)
     }
 
+    /// The body of a blob: the one `previous` routes already hold, or a new one, admitted into
+    /// memory while the budget allows (the maintenance pass adjusts by use later).
     fn body(
         &mut self,
         digest: &Digest,
         size: u64,
         cache: &LocalBlobStore,
+        memory: &MemoryCache,
         previous: &Routes,
     ) -> Result<Arc<BlobBody>, switchyard_blob::Error> {
         if let Some(body) = self.bodies.get(digest).or_else(|| previous.bodies.get(digest)) {
@@ -152,18 +148,16 @@ impl Routes {
             self.bodies.insert(*digest, body.clone());
             return Ok(body);
         }
-        let body = if size <= IN_MEMORY_MAX {
-            BlobBody::Memory(Bytes::from(cache.read_verified(digest)?))
-        } else if cache.contains(digest) {
-            BlobBody::Disk(cache.path(digest))
-        } else {
+        if !cache.contains(digest) {
             return Err(switchyard_blob::Error::NotFound { digest: *digest });
-        };
-        let body = Arc::new(body);
+        }
+        let body = Arc::new(BlobBody::new(*digest, cache.path(digest), size));
+        memory.admit(&body, cache)?;
         self.bodies.insert(*digest, body.clone());
         Ok(body)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn site(
         &mut self,
         app: &str,
@@ -171,12 +165,13 @@ impl Routes {
         modified: SystemTime,
         manifest: &Manifest,
         cache: &LocalBlobStore,
+        memory: &MemoryCache,
         previous: &Routes,
     ) -> Result<Site, BuildError> {
         let mut files = HashMap::with_capacity(manifest.files.len());
         for (path, entry) in &manifest.files {
             let mut representation = |digest: &Digest, size: u64| -> Result<Representation, BuildError> {
-                let body = self.body(digest, size, cache, previous).map_err(|source| BuildError::Blob {
+                let body = self.body(digest, size, cache, memory, previous).map_err(|source| BuildError::Blob {
                     app: app.to_owned(),
                     path: path.clone(),
                     digest: *digest,
@@ -242,6 +237,16 @@ impl Routes {
 
     pub fn host_count(&self) -> usize {
         self.hosts.len()
+    }
+
+    /// Every blob body these routes serve.
+    pub fn bodies(&self) -> impl Iterator<Item = &Arc<BlobBody>> {
+        self.bodies.values()
+    }
+
+    /// Bodies of `self` that `next` no longer holds.
+    pub fn dropped_by<'a>(&'a self, next: &'a Routes) -> impl Iterator<Item = &'a Arc<BlobBody>> {
+        self.bodies.iter().filter(|(d, _)| !next.bodies.contains_key(d)).map(|(_, b)| b)
     }
 }
 

@@ -19,6 +19,7 @@ use switchyard_model::{Digest, Manifest, Snapshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
+use crate::memory::MemoryCache;
 use crate::sites::{BuildError, Routes};
 
 /// How long one long-poll asks the control plane to wait.
@@ -50,17 +51,23 @@ pub(crate) struct Syncer {
     config: Config,
     client: reqwest::Client,
     cache: LocalBlobStore,
+    memory: Arc<MemoryCache>,
     routes: Arc<ArcSwap<Routes>>,
 }
 
 impl Syncer {
-    pub(crate) fn new(config: Config, cache: LocalBlobStore, routes: Arc<ArcSwap<Routes>>) -> Syncer {
+    pub(crate) fn new(
+        config: Config,
+        cache: LocalBlobStore,
+        memory: Arc<MemoryCache>,
+        routes: Arc<ArcSwap<Routes>>,
+    ) -> Syncer {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchyard-edge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with static settings builds");
-        Syncer { config, client, cache, routes }
+        Syncer { config, client, cache, memory, routes }
     }
 
     fn snapshot_path(&self) -> PathBuf {
@@ -79,7 +86,7 @@ impl Syncer {
             }
         };
         let restored = serde_json::from_slice::<Snapshot>(&bytes).map_err(SyncError::BadSnapshot).and_then(|s| {
-            Routes::build(&s, &self.cache, &self.config.base_domain, &Routes::default())
+            Routes::build(&s, &self.cache, &self.memory, &self.config.base_domain, &Routes::default())
                 .map_err(|e| SyncError::Build(Box::new(e)))
         });
         match restored {
@@ -167,16 +174,21 @@ impl Syncer {
         blobs.dedup();
         self.fetch_all(&blobs).await?;
 
-        let cache = self.cache.clone();
+        let (cache, memory) = (self.cache.clone(), self.memory.clone());
         let base = self.config.base_domain.clone();
         let previous = self.routes.load_full();
+        let old = previous.clone();
         let (snapshot, routes) = tokio::task::spawn_blocking(move || {
-            let routes = Routes::build(&snapshot, &cache, &base, &previous);
+            let routes = Routes::build(&snapshot, &cache, &memory, &base, &old);
             (snapshot, routes)
         })
         .await
         .expect("building routes does not panic");
-        self.routes.store(Arc::new(routes.map_err(Box::new)?));
+        let routes = Arc::new(routes.map_err(Box::new)?);
+        self.routes.store(routes.clone());
+        // Bodies only the old routes held leave memory once no request can reach them.
+        let (cache, memory) = (self.cache.clone(), self.memory.clone());
+        tokio::task::spawn_blocking(move || memory.maintain(routes.bodies(), previous.dropped_by(&routes), &cache));
         self.persist(&snapshot).await
     }
 

@@ -120,7 +120,13 @@ pub struct Edge {
 
 impl Edge {
     pub fn start(control_url: &str, token: &str, cache: &Path, base_domain: &str) -> Edge {
+        Self::start_with(control_url, token, cache, base_domain, &[])
+    }
+
+    /// Like [`Edge::start`], with extra arguments.
+    pub fn start_with(control_url: &str, token: &str, cache: &Path, base_domain: &str, extra_args: &[&str]) -> Edge {
         let mut cmd = Command::new(bin_path("switchyard-edge"));
+        cmd.args(extra_args);
         cmd.args(["--control-plane", control_url, "--token", token, "--http-addr", "127.0.0.1:0"]);
         cmd.args(["--base-domain", base_domain, "--name", "test-edge", "--cache-dir"]).arg(cache);
         cmd.env("RUST_LOG", "info,switchyard_edge=debug");

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 
-use crate::sites::{BlobBody, Representation};
+use crate::sites::Representation;
 
 type FileStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
 
@@ -20,25 +20,21 @@ pub enum Body {
 
 /// `len` bytes of `repr` from `offset` (the caller checked the bounds).
 pub(super) fn of(repr: &Representation, offset: u64, len: u64) -> Body {
-    match &*repr.body {
-        BlobBody::Memory(bytes) => Body::Bytes(Some(bytes.slice(offset as usize..(offset + len) as usize))),
-        BlobBody::Disk(path) => {
-            let opened = std::fs::File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f));
-            match opened {
-                Ok(f) => Body::File {
-                    stream: tokio_util::io::ReaderStream::with_capacity(
-                        tokio::fs::File::from_std(f).take(len),
-                        64 * 1024,
-                    ),
-                    remaining: len,
-                },
-                Err(error) => {
-                    // The headers already promise `len` bytes; the client sees a short body
-                    // and the connection closes, which is the honest outcome.
-                    tracing::warn!(%error, path = %path.display(), "cached blob unreadable");
-                    Body::Empty
-                }
-            }
+    if let Some(bytes) = repr.body.touch() {
+        return Body::Bytes(Some(bytes.slice(offset as usize..(offset + len) as usize)));
+    }
+    let path = &repr.body.path;
+    let opened = std::fs::File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f));
+    match opened {
+        Ok(f) => Body::File {
+            stream: tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(f).take(len), 64 * 1024),
+            remaining: len,
+        },
+        Err(error) => {
+            // The headers already promise `len` bytes; the client sees a short body and the
+            // connection closes, which is the honest outcome.
+            tracing::warn!(%error, path = %path.display(), "cached blob unreadable");
+            Body::Empty
         }
     }
 }

@@ -370,3 +370,33 @@ async fn malformed_rules_fail_the_deploy_with_their_line() {
     let (_, versions) = p.api("GET", "apps/cart/versions", &token, None).await;
     assert_eq!(versions, serde_json::json!([]), "no version was created");
 }
+
+#[tokio::test]
+async fn with_no_memory_budget_every_file_streams_from_disk_intact() {
+    let s = Site::start().await;
+    let cache = s.p.dir.path().join("edge-no-memory");
+    let edge = switchyard_testkit::Edge::start_with(
+        s.p.control().url(),
+        &s.p.edge_token,
+        &cache,
+        BASE,
+        &["--memory-budget-mib", "0"],
+    );
+    let url = format!("{}/assets/app.3f9a1c2b.js", edge.url());
+    let got = switchyard_testkit::wait_for("the second edge to serve", std::time::Duration::from_secs(10), || async {
+        let r = s.p.http.get(&url).header("host", &s.live).header("accept-encoding", "gzip").send().await.ok()?;
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(got.headers()["content-encoding"], "gzip");
+    assert_eq!(ungzip(&got.bytes().await.unwrap()), js().as_bytes());
+    let r =
+        s.p.http
+            .get(format!("{}/assets/plain.js", edge.url()))
+            .header("host", &s.live)
+            .header("range", "bytes=4-4")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!((r.status().as_u16(), r.bytes().await.unwrap().as_ref()), (206, &b"x"[..]));
+}

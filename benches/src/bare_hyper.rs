@@ -1,0 +1,38 @@
+//! `bare-hyper ADDR FILE`: answers every request with FILE's bytes from memory, through the
+//! same hyper-util server stack the edge uses, and nothing else. The floor the edge's
+//! per-request work is measured against in `benches/http.sh`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Response, header};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(addr), Some(file)) = (args.next(), args.next()) else {
+        eprintln!("usage: bare-hyper ADDR FILE");
+        std::process::exit(2);
+    };
+    let body = Bytes::from(std::fs::read(&file).expect("read FILE"));
+    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind ADDR");
+    println!("bare-hyper listening on http://{}", listener.local_addr().unwrap());
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let body = body.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |_req| {
+                let mut res = Response::new(Full::new(body.clone()));
+                res.headers_mut()
+                    .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+                std::future::ready(Ok::<_, Infallible>(res))
+            });
+            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
