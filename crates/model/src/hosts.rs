@@ -34,12 +34,18 @@ pub fn platform_host(app: &str, selector: &Selector, base: &str) -> String {
     }
 }
 
-/// Lower-cases a `Host` header value and strips its port and a trailing dot.
-pub fn normalize_host(host: &str) -> String {
+/// Lower-cases a `Host` header value and strips its port and a trailing dot. Borrows when
+/// nothing needs changing (the common case on the request path).
+pub fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
     let without_port = match host.rsplit_once(':') {
         // An IPv6 literal without a port ends in ']'; with a port the part after ':' is digits.
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
+    let trimmed = without_port.trim_end_matches('.');
+    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(trimmed)
+    }
 }

@@ -130,6 +130,18 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
     if key.is_empty() {
         return site.has("index.html").then(|| Static::File("index.html".to_owned()));
     }
+    if !path.trailing_slash && site.has(key) {
+        if site.clean_urls
+            && let Some(stem) = key.strip_suffix(".html")
+        {
+            let clean = match stem.strip_suffix("index") {
+                Some(dir) if dir.is_empty() || dir.ends_with('/') => format!("/{dir}"),
+                _ => format!("/{stem}"),
+            };
+            return Some(Static::Redirect(clean));
+        }
+        return Some(Static::File(key.clone()));
+    }
     let index = format!("{key}/index.html");
     let html = format!("{key}.html");
     if path.trailing_slash {
@@ -144,18 +156,6 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
             return Some(Static::File(html));
         }
         return None;
-    }
-    if site.has(key) {
-        if site.clean_urls
-            && let Some(stem) = key.strip_suffix(".html")
-        {
-            let clean = match stem.strip_suffix("index") {
-                Some(dir) if dir.is_empty() || dir.ends_with('/') => format!("/{dir}"),
-                _ => format!("/{stem}"),
-            };
-            return Some(Static::Redirect(clean));
-        }
-        return Some(Static::File(key.clone()));
     }
     let add = site.trailing_slash == TrailingSlash::Add && !last_segment(key).contains('.');
     if site.has(&index) {
