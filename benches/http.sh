@@ -32,6 +32,7 @@ cargo build --release --locked -p switchyard-cli -p switchyard-control -p switch
 BIN="$ROOT/target/release"
 
 WORK=$(mktemp -d)
+chmod 755 "$WORK" # nginx workers run unprivileged when started as root
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT

@@ -12,7 +12,7 @@ mod body;
 mod negotiate;
 mod resolve;
 
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use switchyard_model::hosts::normalize_host;
 
@@ -28,8 +28,9 @@ static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, mu
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 static BYTES: HeaderValue = HeaderValue::from_static("bytes");
 static VARY_AE: HeaderValue = HeaderValue::from_static("accept-encoding");
-const X_APP: &str = "x-switchyard-app";
-const X_VERSION: &str = "x-switchyard-version";
+const X_APP: HeaderName = HeaderName::from_static("x-switchyard-app");
+const X_VERSION: HeaderName = HeaderName::from_static("x-switchyard-version");
+const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
 /// Answers one request from `routes`.
 pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
@@ -87,6 +88,8 @@ fn serve_file(host: &Host, file: &File, status: StatusCode, req: &HeaderMap, hea
     };
     let mut res = Response::new(Body::Empty);
     *res.status_mut() = status;
+    // Room for every header a file response carries, so the map never grows mid-response.
+    *res.headers_mut() = HeaderMap::with_capacity(16);
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, file.content_type.clone());
     h.insert(header::ETAG, repr.etag.clone());
@@ -162,7 +165,7 @@ fn common_headers(h: &mut HeaderMap, host: &Host) {
     h.insert(X_APP, host.site.app_header.clone());
     h.insert(X_VERSION, host.site.version_header.clone());
     if host.noindex {
-        h.insert("x-robots-tag", NOINDEX.clone());
+        h.insert(X_ROBOTS_TAG, NOINDEX.clone());
     }
 }
 
