@@ -8,6 +8,7 @@ const FILES: &[(&str, &[u8])] = &[
     ("assets/app.js", include_bytes!("../../../deploy/sample-shop/assets/app.js")),
     ("assets/style.css", include_bytes!("../../../deploy/sample-shop/assets/style.css")),
     ("assets/logo.svg", include_bytes!("../../../deploy/sample-shop/assets/logo.svg")),
+    ("switchyard.toml", include_bytes!("../../../deploy/sample-shop/switchyard.toml")),
 ];
 
 /// The sample shop as a `.tar.gz`.

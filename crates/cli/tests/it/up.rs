@@ -101,6 +101,10 @@ async fn up_serves_the_sample_shop_and_keeps_state_across_restarts() {
         assert_eq!(r.headers()["x-switchyard-version"], "v1");
         assert_eq!(r.bytes().await.unwrap(), sample(file), "{path} is served byte for byte");
     }
+    // switchyard.toml makes it a single-page app: client-side routes load index.html.
+    let r = http.get(format!("http://{edge}/cart")).header("host", &host).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), sample("index.html"));
     let admin_file = std::fs::read_to_string(data.join("admin.token")).unwrap();
     assert_eq!(admin_file.trim(), token, "the generated token is kept in the data dir");
     use std::os::unix::fs::PermissionsExt;
