@@ -68,7 +68,8 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
             }
             res
         }
-        Resolved::NotFound => site_plain(host, StatusCode::NOT_FOUND, "not found\n"),
+        Resolved::Plain(StatusCode::GONE) => site_plain(host, StatusCode::GONE, "gone\n"),
+        Resolved::Plain(status) => site_plain(host, status, "not found\n"),
     };
     apply_header_rules(site, &path.display, res.headers_mut());
     if head {

@@ -151,8 +151,17 @@ impl Routes {
         if !cache.contains(digest) {
             return Err(switchyard_blob::Error::NotFound { digest: *digest });
         }
-        let body = Arc::new(BlobBody::new(*digest, cache.path(digest), size));
-        memory.admit(&body, cache)?;
+        let body = Arc::new(BlobBody::new(*digest, cache.path(digest), size, memory));
+        match memory.admit(&body, cache) {
+            Ok(()) => {}
+            // Never serve it; drop it from the cache so the next sync fetches it again.
+            Err(e @ switchyard_blob::Error::Corrupt { .. }) => {
+                let _ = cache.remove(digest);
+                return Err(e);
+            }
+            // Memory is an optimisation: serve from disk rather than fail the snapshot.
+            Err(error) => tracing::warn!(%error, %digest, "cannot load a cached blob into memory"),
+        }
         self.bodies.insert(*digest, body.clone());
         Ok(body)
     }
@@ -262,16 +271,23 @@ impl Site {
 }
 
 /// Whether a file name carries a content hash (`app.3f9a1c2b.js`, `chunk-BX3k9aQz.js`), so
-/// its bytes can never change under that name: some segment of the name (split on `.`, `-`
-/// and `_`, not counting the extension) is 8 to 64 letters and digits with at least one digit
-/// (`3f9a1c2b.js`, as webpack's `[contenthash].js` makes, counts too).
+/// its bytes can never change under that name. Some segment of the name (split on `.`, `-`
+/// and `_`, extension excluded) of 8 to 64 characters must look like a hash: hex with both
+/// digits and letters, or letters of both cases with digits (base64-style, as Vite makes).
+/// HTML is never fingerprinted: pages are addressed by their names.
 pub fn is_fingerprinted(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let Some((stem, _ext)) = name.rsplit_once('.') else { return false };
+    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    if ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm") {
+        return false;
+    }
     stem.split(['.', '-', '_']).any(|seg| {
+        let has = |f: fn(&u8) -> bool| seg.as_bytes().iter().any(f);
         (8..=64).contains(&seg.len())
             && seg.bytes().all(|b| b.is_ascii_alphanumeric())
-            && seg.bytes().any(|b| b.is_ascii_digit())
+            && has(u8::is_ascii_digit)
+            && ((seg.bytes().all(|b| b.is_ascii_hexdigit()) && has(u8::is_ascii_alphabetic))
+                || (has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase)))
     })
 }
 
@@ -279,7 +295,12 @@ fn load_manifest(
     cache: &LocalBlobStore,
     digest: &Digest,
 ) -> Result<Manifest, Box<dyn std::error::Error + Send + Sync>> {
-    let bytes = cache.read_verified(digest)?;
+    let bytes = cache.read_verified(digest).inspect_err(|e| {
+        if matches!(e, switchyard_blob::Error::Corrupt { .. }) {
+            // Never use it; drop it from the cache so the next sync fetches it again.
+            let _ = cache.remove(digest);
+        }
+    })?;
     Ok(Manifest::from_json(&bytes)?)
 }
 
@@ -299,9 +320,20 @@ mod tests {
         ] {
             assert!(is_fingerprinted(yes), "{yes}");
         }
-        for no in
-            ["index.html", "app.js", "jquery-3.6.0.min.js", "bootstrap.bundle.js", "about-us.html", "README", "v2.html"]
-        {
+        for no in [
+            "index.html",
+            "app.js",
+            "jquery-3.6.0.min.js",
+            "bootstrap.bundle.js",
+            "about-us.html",
+            "README",
+            "v2.html",
+            "chapter10.html",
+            "page-3f9a1c2b.html",
+            "20240101.pdf",
+            "bootstrap4.min.css",
+            "styles2024.css",
+        ] {
             assert!(!is_fingerprinted(no), "{no}");
         }
     }

@@ -81,7 +81,7 @@ pub(super) async fn deploy(
         let manifest_digest = staging.write_bytes(&manifest.to_canonical_json()).map_err(ApiError::internal)?;
         let manifest_is_new = !blobs.contains(&manifest_digest);
         // Report the bundle's files newly stored; the manifest is bookkeeping.
-        let new_blobs = staging.commit().map_err(ApiError::internal)? - usize::from(manifest_is_new);
+        let new_blobs = staging.commit().map_err(ApiError::internal)?.saturating_sub(usize::from(manifest_is_new));
         drop(upload);
         Ok((manifest, manifest_digest, new_blobs))
     })

@@ -29,7 +29,10 @@ pub fn parse_redirects(text: &str) -> Result<Vec<Redirect>, RuleError> {
     let mut rules = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let content = raw.split_once('#').map_or(raw, |(before, _)| before).trim();
+        // `#` starts a comment at the start of a line or after white space; inside a target
+        // (`https://x.io/guide#install`) it is part of the URL.
+        let comment = raw.match_indices('#').find(|(i, _)| *i == 0 || raw[..*i].ends_with([' ', '\t'])).map(|(i, _)| i);
+        let content = comment.map_or(raw, |i| &raw[..i]).trim();
         if content.is_empty() {
             continue;
         }
@@ -225,6 +228,8 @@ mod tests {
         assert_eq!(rules[0], Redirect { from: "/old".into(), to: "/new".into(), status: 301, force: false });
         assert_eq!((rules[1].status, rules[2].status, rules[3].force), (302, 200, true));
         assert_eq!(rules[4].to, "https://example.com/y");
+        let rules = parse_redirects("/docs https://x.io/guide#install 301 # jump to the install part\n").unwrap();
+        assert_eq!(rules[0].to, "https://x.io/guide#install");
     }
 
     #[test]

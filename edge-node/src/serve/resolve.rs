@@ -56,9 +56,16 @@ pub(super) fn decode_path(raw: &str) -> Result<RequestPath, &'static str> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Resolved {
-    File { key: String, status: StatusCode },
-    Redirect { status: StatusCode, location: String },
-    NotFound,
+    File {
+        key: String,
+        status: StatusCode,
+    },
+    Redirect {
+        status: StatusCode,
+        location: String,
+    },
+    /// A short text answer with this status (404, 410) when no page is there to serve.
+    Plain(StatusCode),
 }
 
 /// What a path finds among the files alone.
@@ -68,12 +75,24 @@ enum Static {
 }
 
 pub(super) fn resolve(site: &Site, path: &RequestPath, headers: &HeaderMap, query: Option<&str>) -> Resolved {
-    let found = if path.impossible { None } else { lookup(site, path) };
+    if path.impossible {
+        // A name holding `/` or `\` matches no file, and is no input for rules either.
+        return not_found(site, StatusCode::NOT_FOUND);
+    }
+    let found = lookup(site, path);
     let file_exists = matches!(found, Some(Static::File(_)));
     for rule in &site.redirects {
-        let Some(captures) = rule.pattern.matches(&path.display) else { continue };
+        let Some(mut captures) = rule.pattern.matches(&path.display) else { continue };
         if file_exists && !rule.force {
             continue;
+        }
+        // Captured text was decoded; encode it again so that it cannot change the target's
+        // structure (`%5C` → `\` would make `/\evil.com`, which browsers read as `//`).
+        for (_, value) in &mut captures.named {
+            *value = encode_segment(value);
+        }
+        if let Some(splat) = &mut captures.splat {
+            *splat = encode_path(splat);
         }
         let target = captures.expand(&rule.to);
         return match rule.status {
@@ -112,7 +131,7 @@ fn serve_target(site: &Site, target: &str, status: StatusCode) -> Resolved {
     });
     match found {
         Some(key) => Resolved::File { key, status },
-        None if status != StatusCode::OK => Resolved::NotFound,
+        None if status != StatusCode::OK => Resolved::Plain(status),
         None => not_found(site, StatusCode::NOT_FOUND),
     }
 }
@@ -120,7 +139,7 @@ fn serve_target(site: &Site, target: &str, status: StatusCode) -> Resolved {
 fn not_found(site: &Site, status: StatusCode) -> Resolved {
     match &site.not_found {
         Some(page) if site.has(page) => Resolved::File { key: page.clone(), status },
-        _ => Resolved::NotFound,
+        _ => Resolved::Plain(status),
     }
 }
 
@@ -135,8 +154,8 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
             && let Some(stem) = key.strip_suffix(".html")
         {
             let clean = match stem.strip_suffix("index") {
-                Some(dir) if dir.is_empty() || dir.ends_with('/') => format!("/{dir}"),
-                _ => format!("/{stem}"),
+                Some(dir) if dir.is_empty() || dir.ends_with('/') => format!("/{}", encode_path(dir)),
+                _ => format!("/{}", encode_path(stem)),
             };
             return Some(Static::Redirect(clean));
         }
@@ -147,7 +166,7 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
     if path.trailing_slash {
         let exists = site.has(&index) || site.has(key) || (site.clean_urls && site.has(&html));
         if site.trailing_slash == TrailingSlash::Remove && exists {
-            return Some(Static::Redirect(format!("/{key}")));
+            return Some(Static::Redirect(format!("/{}", encode_path(key))));
         }
         if site.has(&index) {
             return Some(Static::File(index));
@@ -161,11 +180,11 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
     if site.has(&index) {
         return Some(match site.trailing_slash {
             TrailingSlash::Remove => Static::File(index),
-            TrailingSlash::Keep | TrailingSlash::Add => Static::Redirect(format!("/{key}/")),
+            TrailingSlash::Keep | TrailingSlash::Add => Static::Redirect(format!("/{}/", encode_path(key))),
         });
     }
     if site.clean_urls && site.has(&html) {
-        return Some(if add { Static::Redirect(format!("/{key}/")) } else { Static::File(html) });
+        return Some(if add { Static::Redirect(format!("/{}/", encode_path(key))) } else { Static::File(html) });
     }
     None
 }
@@ -178,6 +197,35 @@ fn last_segment(key: &str) -> &str {
 fn is_navigation(path: &RequestPath, headers: &HeaderMap) -> bool {
     !last_segment(&path.key).contains('.')
         || headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// Characters percent-encoded in one path segment: controls, space, non-ASCII, and everything
+/// with a meaning in a URL (`/`, `\`, `?`, `#`, `%`, quotes, brackets).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+fn encode_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// Encodes each `/`-separated segment of a decoded key for use in a URL.
+fn encode_path(key: &str) -> String {
+    key.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
 }
 
 /// Keeps the request's query string on a redirect whose target has none.
@@ -206,6 +254,13 @@ mod tests {
         assert_eq!(decode_path("/caf%C3%A9.html").unwrap().key, "café.html");
         assert!(decode_path("/a%2Fb.txt").unwrap().impossible, "%2F is not a separator");
         assert!(decode_path("/a%5Cb.txt").unwrap().impossible);
+    }
+
+    #[test]
+    fn keys_are_encoded_for_urls() {
+        assert_eq!(encode_path("a b/c?d#e%f"), "a%20b/c%3Fd%23e%25f");
+        assert_eq!(encode_segment("\\evil.com"), "%5Cevil.com");
+        assert_eq!(encode_path("café/x"), "caf%C3%A9/x");
     }
 
     #[test]

@@ -21,6 +21,8 @@ const REDIRECTS: &str = "\
 /see            /about                 303
 /default        /about
 /secret         /404.html              404
+/en/*           /:splat                301
+/retired        /nothing.html          410
 ";
 
 const HEADERS: &str = "\
@@ -241,6 +243,17 @@ async fn redirects_rewrites_and_headers_rules() {
     assert!(String::from_utf8_lossy(&body).contains("<h1>index</h1>"));
     let (status, _, body) = s.get("/secret", &[]).await;
     assert_eq!((status, body.as_slice()), (404, &b"<h1>custom not found</h1>"[..]));
+
+    // Captured text is encoded again: it can never turn a path into another host.
+    assert_eq!(got(s.get("/en/a%20b/c", &[]).await), redirect(301, "/a%20b/c"));
+    let addr = s.p.edge().addr().to_owned();
+    let (status, body) = switchyard_testkit::raw_get(&addr, &s.live, "/en/%5Cevil.com");
+    assert_eq!((status, body.as_slice()), (404, &b"<h1>custom not found</h1>"[..]), "no Location: /\\evil.com");
+    let (status, body) = switchyard_testkit::raw_get(&addr, &s.live, "/en/%2F%2Fevil.com");
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    // A 410 rule whose page is missing still says 410.
+    let (status, _, body) = s.get("/retired", &[]).await;
+    assert_eq!((status, body.as_slice()), (410, &b"gone\n"[..]));
 
     // _headers: set on every path, removed for /about, default header removed under /help/.
     let (_, hdrs, _) = s.get("/", &[]).await;
