@@ -191,14 +191,5 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
-/// Opens a stored blob for streaming (the caller verifies or trusts per its own invariant).
-pub fn open_file(store: &LocalBlobStore, digest: &Digest) -> Result<File, Error> {
-    let path = store.path(digest);
-    File::open(&path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => Error::NotFound { digest: *digest },
-        _ => Error::Io { path, source },
-    })
-}
-
 #[cfg(test)]
 mod tests;

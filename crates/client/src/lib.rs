@@ -21,16 +21,6 @@ pub enum Error {
     Decode { url: String, reason: String },
 }
 
-impl Error {
-    /// The API error code, if the control plane answered with one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Error::Api { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantCreated {
     pub tenant: String,
@@ -123,10 +113,6 @@ impl Client {
             .build()
             .expect("an HTTP client with static settings builds");
         Client { http, base: base.trim_end_matches('/').to_owned(), token: token.to_owned() }
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
     }
 
     fn url(&self, path: &str) -> String {
