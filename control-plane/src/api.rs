@@ -47,6 +47,7 @@ use crate::Config;
 use crate::auth::{self, Principal, TokenHash, TokenKind};
 use crate::publish::Publisher;
 use crate::store::{App, Store, StoreError};
+use switchyard_model::api::Release;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -297,7 +298,7 @@ async fn promote(
     let (app_name, actor) = (app.name.clone(), who.actor());
     let release = api.db(move |s| s.promote(&app, channel.as_str(), version, &actor)).await?;
     tracing::info!(app = %app_name, channel = %release.channel, to = %release.to, revision = release.revision, "promoted");
-    Ok(axum::Json(release_json(&api, &app_name, &release)).into_response())
+    Ok(axum::Json(release_json(&api, &app_name, release)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -320,7 +321,7 @@ async fn rollback(
     let (app_name, actor) = (app.name.clone(), who.actor());
     let release = api.db(move |s| s.rollback(&app, channel.as_str(), &actor)).await?;
     tracing::info!(app = %app_name, channel = %release.channel, to = %release.to, revision = release.revision, "rolled back");
-    Ok(axum::Json(release_json(&api, &app_name, &release)).into_response())
+    Ok(axum::Json(release_json(&api, &app_name, release)).into_response())
 }
 
 fn channel_name(channel: Option<&str>) -> Result<Name, ApiError> {
@@ -328,11 +329,10 @@ fn channel_name(channel: Option<&str>) -> Result<Name, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_name", format!("channel name: {e}")))
 }
 
-fn release_json(api: &Api, app: &str, r: &crate::store::Release) -> Value {
-    let mut v = serde_json::to_value(r).expect("a release serializes");
-    v["app"] = Value::from(app);
-    v["url"] = Value::from(api.url(app, &Selector::Channel(r.channel.clone())));
-    v
+/// A release as a promote or rollback answers it: with the app and the channel's URL.
+fn release_json(api: &Api, app: &str, r: Release) -> Release {
+    let url = api.url(app, &Selector::Channel(r.channel.clone()));
+    Release { app: Some(app.to_owned()), url: Some(url), ..r }
 }
 
 async fn list_releases(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {

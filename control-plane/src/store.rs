@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
+use switchyard_model::api::{Release, VersionInfo};
 use switchyard_model::{AppState, Digest, Snapshot, VersionRef};
 
 use crate::auth::{Principal, TokenHash, TokenKind};
@@ -107,31 +108,6 @@ pub struct App {
     pub name: String,
     pub tenant: String,
     pub created_at: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionInfo {
-    pub version: String,
-    pub number: u64,
-    pub manifest: String,
-    pub files: u64,
-    pub bytes: u64,
-    pub message: Option<String>,
-    pub created_by: String,
-    pub created_at: String,
-    pub channels: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Release {
-    pub id: i64,
-    pub channel: String,
-    pub from: Option<String>,
-    pub to: String,
-    pub kind: String,
-    pub actor: String,
-    pub at: String,
-    pub revision: u64,
 }
 
 /// A new version to record, with the channels it goes to.
@@ -491,6 +467,8 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
         actor: r.get(5)?,
         at: r.get(6)?,
         revision: r.get(7)?,
+        app: None,
+        url: None,
     })
 }
 

@@ -54,10 +54,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
     };
     let site = &host.site;
     let mut res = match resolve::resolve(site, &path, req.headers(), req.uri().query()) {
-        Resolved::File { key, status } => {
-            let file = site.file(&key).expect("resolve returns keys that exist");
-            serve_file(host, file, status, req.headers(), head)
-        }
+        Resolved::File { file, status } => serve_file(host, file, status, req.headers(), head),
         Resolved::Redirect { status, location } => {
             let mut res = site_plain(host, status, "");
             match HeaderValue::try_from(location) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+pub use switchyard_model::api::{Release, VersionInfo as Version};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -60,33 +61,6 @@ pub struct Deployed {
     pub channels: Vec<String>,
     pub urls: Vec<String>,
     pub revision: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Version {
-    pub version: String,
-    pub number: u64,
-    pub manifest: String,
-    pub files: u64,
-    pub bytes: u64,
-    pub message: Option<String>,
-    pub created_by: String,
-    pub created_at: String,
-    pub channels: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Release {
-    pub id: i64,
-    pub channel: String,
-    pub from: Option<String>,
-    pub to: String,
-    pub kind: String,
-    pub actor: String,
-    pub at: String,
-    pub revision: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
 }
 
 /// Options of one deploy.

@@ -8,6 +8,7 @@
 //! - [`Snapshot`]: everything an edge needs to route, published under a global revision.
 //! - [`hosts`]: how platform host names map to (app, channel or version).
 
+pub mod api;
 mod digest;
 pub mod hosts;
 mod manifest;

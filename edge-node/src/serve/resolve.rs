@@ -7,7 +7,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap};
 use switchyard_model::rules::TrailingSlash;
 
-use crate::sites::Site;
+use crate::sites::{File, Site};
 
 /// A request path, split and decoded segment by segment.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,10 +54,9 @@ pub(super) fn decode_path(raw: &str) -> Result<RequestPath, &'static str> {
     Ok(RequestPath { key, trailing_slash, display, impossible })
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Resolved {
+pub(super) enum Resolved<'a> {
     File {
-        key: String,
+        file: &'a File,
         status: StatusCode,
     },
     Redirect {
@@ -69,12 +68,17 @@ pub(super) enum Resolved {
 }
 
 /// What a path finds among the files alone.
-enum Static {
-    File(String),
+enum Static<'a> {
+    File(&'a File),
     Redirect(String),
 }
 
-pub(super) fn resolve(site: &Site, path: &RequestPath, headers: &HeaderMap, query: Option<&str>) -> Resolved {
+pub(super) fn resolve<'a>(
+    site: &'a Site,
+    path: &RequestPath,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Resolved<'a> {
     if path.impossible {
         // A name holding `/` or `\` matches no file, and is no input for rules either.
         return not_found(site, StatusCode::NOT_FOUND);
@@ -106,7 +110,7 @@ pub(super) fn resolve(site: &Site, path: &RequestPath, headers: &HeaderMap, quer
         };
     }
     match found {
-        Some(Static::File(key)) => return Resolved::File { key, status: StatusCode::OK },
+        Some(Static::File(file)) => return Resolved::File { file, status: StatusCode::OK },
         Some(Static::Redirect(location)) => {
             return Resolved::Redirect { status: StatusCode::MOVED_PERMANENTLY, location: with_query(location, query) };
         }
@@ -114,42 +118,44 @@ pub(super) fn resolve(site: &Site, path: &RequestPath, headers: &HeaderMap, quer
     }
     if let Some(fallback) = &site.spa_fallback
         && is_navigation(path, headers)
-        && site.has(fallback)
+        && let Some(file) = site.file(fallback)
     {
-        return Resolved::File { key: fallback.clone(), status: StatusCode::OK };
+        return Resolved::File { file, status: StatusCode::OK };
     }
     not_found(site, StatusCode::NOT_FOUND)
 }
 
 /// Serves the file a rewrite (or 404/410 rule) points at: the target's exact file, its
 /// directory index or its `.html` page, never another rule, so that rules cannot loop.
-fn serve_target(site: &Site, target: &str, status: StatusCode) -> Resolved {
+fn serve_target<'a>(site: &'a Site, target: &str, status: StatusCode) -> Resolved<'a> {
     let path_part = target.split(['?', '#']).next().unwrap_or("");
     let found = decode_path(path_part).ok().filter(|p| !p.impossible).and_then(|path| {
         let key = if path.key.is_empty() { "index.html".to_owned() } else { path.key };
-        [format!("{key}/index.html"), format!("{key}.html"), key].into_iter().rev().find(|k| site.has(k))
+        [format!("{key}/index.html"), format!("{key}.html"), key].iter().rev().find_map(|k| site.file(k))
     });
     match found {
-        Some(key) => Resolved::File { key, status },
+        Some(file) => Resolved::File { file, status },
         None if status != StatusCode::OK => Resolved::Plain(status),
         None => not_found(site, StatusCode::NOT_FOUND),
     }
 }
 
-fn not_found(site: &Site, status: StatusCode) -> Resolved {
-    match &site.not_found {
-        Some(page) if site.has(page) => Resolved::File { key: page.clone(), status },
-        _ => Resolved::Plain(status),
+fn not_found(site: &Site, status: StatusCode) -> Resolved<'_> {
+    match site.not_found.as_deref().and_then(|page| site.file(page)) {
+        Some(file) => Resolved::File { file, status },
+        None => Resolved::Plain(status),
     }
 }
 
 /// The files alone: exact names, directory indexes, clean URLs, trailing-slash policy.
-fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
+fn lookup<'a>(site: &'a Site, path: &RequestPath) -> Option<Static<'a>> {
     let key = &path.key;
     if key.is_empty() {
-        return site.has("index.html").then(|| Static::File("index.html".to_owned()));
+        return site.file("index.html").map(Static::File);
     }
-    if !path.trailing_slash && site.has(key) {
+    if !path.trailing_slash
+        && let Some(file) = site.file(key)
+    {
         if site.clean_urls
             && let Some(stem) = key.strip_suffix(".html")
         {
@@ -159,7 +165,7 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
             };
             return Some(Static::Redirect(clean));
         }
-        return Some(Static::File(key.clone()));
+        return Some(Static::File(file));
     }
     let index = format!("{key}/index.html");
     let html = format!("{key}.html");
@@ -168,23 +174,22 @@ fn lookup(site: &Site, path: &RequestPath) -> Option<Static> {
         if site.trailing_slash == TrailingSlash::Remove && exists {
             return Some(Static::Redirect(format!("/{}", encode_path(key))));
         }
-        if site.has(&index) {
-            return Some(Static::File(index));
+        if let Some(file) = site.file(&index) {
+            return Some(Static::File(file));
         }
-        if site.clean_urls && site.has(&html) {
-            return Some(Static::File(html));
-        }
-        return None;
+        return site.clean_urls.then(|| site.file(&html)).flatten().map(Static::File);
     }
     let add = site.trailing_slash == TrailingSlash::Add && !last_segment(key).contains('.');
-    if site.has(&index) {
+    if let Some(file) = site.file(&index) {
         return Some(match site.trailing_slash {
-            TrailingSlash::Remove => Static::File(index),
+            TrailingSlash::Remove => Static::File(file),
             TrailingSlash::Keep | TrailingSlash::Add => Static::Redirect(format!("/{}/", encode_path(key))),
         });
     }
-    if site.clean_urls && site.has(&html) {
-        return Some(if add { Static::Redirect(format!("/{}/", encode_path(key))) } else { Static::File(html) });
+    if site.clean_urls
+        && let Some(file) = site.file(&html)
+    {
+        return Some(if add { Static::Redirect(format!("/{}/", encode_path(key))) } else { Static::File(file) });
     }
     None
 }
