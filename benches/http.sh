@@ -13,7 +13,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-PORT_EDGE=18080 PORT_NGINX=18081 PORT_SWS=18082 PORT_HYPER=18083
+PORT_EDGE=18080 PORT_NGINX=18081 PORT_SWS=18082 PORT_HYPER=18083 PORT_HYPER2=18084
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -144,13 +144,24 @@ CONF
 taskset -c "$SERVER_CPU" static-web-server --config-file "$WORK/sws.toml" >/dev/null 2>&1 & pids+=($!)
 wait_http "http://127.0.0.1:$PORT_SWS/" x
 
-# --- bare hyper: index.html's bytes from memory for any request.
-taskset -c "$SERVER_CPU" "$BIN/bare-hyper" "127.0.0.1:$PORT_HYPER" "$SITE/index.html" >/dev/null & pids+=($!)
+# --- bare hyper: index.html's bytes from memory for any request, twice: with exactly the
+# headers the edge sends for it (the same response bytes: the floor cost of the HTTP stack for
+# this response), and with a content-type alone (the floor of any response).
+EDGE_HEADERS=()
+while IFS= read -r line; do
+  line=${line%$'\r'}
+  case "${line,,}" in http/* | date:* | content-length:* | "") continue ;; esac
+  EDGE_HEADERS+=("$line")
+done < <(curl -s -D - -o /dev/null -H "Host: shop.bench.local" "http://127.0.0.1:$PORT_EDGE/")
+taskset -c "$SERVER_CPU" "$BIN/bare-hyper" "127.0.0.1:$PORT_HYPER" "$SITE/index.html" "${EDGE_HEADERS[@]}" >/dev/null & pids+=($!)
 wait_http "http://127.0.0.1:$PORT_HYPER/" x
+taskset -c "$SERVER_CPU" "$BIN/bare-hyper" "127.0.0.1:$PORT_HYPER2" "$SITE/index.html" >/dev/null & pids+=($!)
+wait_http "http://127.0.0.1:$PORT_HYPER2/" x
 
 # --- Rows: name, path, extra header. Each server is checked for the right answer first.
 ROWS=("index.html (2 KiB)|/|" "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|" "_redirects rewrite|/product/123|")
-SERVERS=("switchyard-edge|$PORT_EDGE|shop.bench.local" "nginx|$PORT_NGINX|x" "static-web-server|$PORT_SWS|x" "bare hyper|$PORT_HYPER|x")
+SERVERS=("switchyard-edge|$PORT_EDGE|shop.bench.local" "nginx|$PORT_NGINX|x" "static-web-server|$PORT_SWS|x"
+  "bare hyper, same headers|$PORT_HYPER|x" "bare hyper, content-type only|$PORT_HYPER2|x")
 
 check() { # port host path header → "status encoding bytes"
   local args=(-s -o /dev/null -w '%{http_code} %header{content-encoding} %{size_download}' -H "Host: $2")
@@ -181,7 +192,7 @@ for row in "${ROWS[@]}"; do
   edge_rps=""
   for server in "${SERVERS[@]}"; do
     IFS='|' read -r sname port host <<<"$server"
-    if [ "$sname" = "bare hyper" ] && [ "$path" != "/" ]; then continue; fi
+    if [[ "$sname" == bare* ]] && [ "$path" != "/" ]; then continue; fi
     answer=$(check "$port" "$host" "$path" "$header")
     read -r rps p50 p99 <<<"$(bench "$port" "$host" "$path" "$header")"
     [ -z "$edge_rps" ] && edge_rps=$rps

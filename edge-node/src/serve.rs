@@ -19,17 +19,13 @@ use switchyard_model::hosts::normalize_host;
 pub use body::Body;
 use resolve::Resolved;
 
-use crate::sites::{File, Host, Representation, Routes, Site};
+use crate::sites::{File, Host, Representation, Routes, Site, X_APP, X_VERSION};
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static NOINDEX: HeaderValue = HeaderValue::from_static("noindex");
 static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
-static BYTES: HeaderValue = HeaderValue::from_static("bytes");
-static VARY_AE: HeaderValue = HeaderValue::from_static("accept-encoding");
-const X_APP: HeaderName = HeaderName::from_static("x-switchyard-app");
-const X_VERSION: HeaderName = HeaderName::from_static("x-switchyard-version");
 const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
 /// Answers one request from `routes`.
@@ -80,32 +76,26 @@ fn serve_file(host: &Host, file: &File, status: StatusCode, req: &HeaderMap, hea
     let ranged = status == StatusCode::OK && !head && req.contains_key(header::RANGE);
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
     let chosen = if ranged { None } else { negotiate::encoding(req.get(header::ACCEPT_ENCODING), &file.encodings) };
-    let (repr, encoding) = match chosen {
-        Some(i) => (&file.encodings[i].1, Some(file.encodings[i].0)),
-        None => (&file.identity, None),
+    let repr = match chosen {
+        Some(i) => &file.encodings[i].1,
+        None => &file.identity,
     };
     let mut res = Response::new(Body::Empty);
     *res.status_mut() = status;
-    // Room for every header a file response carries, so the map never grows mid-response.
-    *res.headers_mut() = HeaderMap::with_capacity(16);
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, file.content_type.clone());
-    h.insert(header::ETAG, repr.etag.clone());
-    h.insert(header::LAST_MODIFIED, site.last_modified.clone());
-    h.insert(header::CACHE_CONTROL, file.cache_control.clone());
-    if status == StatusCode::OK {
-        h.insert(header::ACCEPT_RANGES, BYTES.clone());
+    // The prebuilt headers of a full 200 response; the rarer answers adjust a few of them.
+    *res.headers_mut() = repr.headers.clone();
+    if host.noindex {
+        res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
     }
-    if !file.encodings.is_empty() {
-        h.insert(header::VARY, VARY_AE.clone());
+    if status != StatusCode::OK {
+        // An error page (404/410 with the site's page) is not a resource one can range over.
+        res.headers_mut().remove(header::ACCEPT_RANGES);
+        *res.body_mut() = full(repr);
+        return res;
     }
-    if let Some(encoding) = encoding {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding.as_str()));
-    }
-    common_headers(h, host);
-
-    if status == StatusCode::OK && negotiate::not_modified(req, &repr.etag, site.modified) {
+    if negotiate::not_modified(req, &repr.etag, site.modified) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res.headers_mut().remove(header::CONTENT_LENGTH);
         return res;
     }
     if ranged && negotiate::if_range_holds(req, &repr.etag, site.modified) {
@@ -134,7 +124,6 @@ fn serve_file(host: &Host, file: &File, status: StatusCode, req: &HeaderMap, hea
             }
         }
     }
-    res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(repr.size));
     *res.body_mut() = full(repr);
     res
 }

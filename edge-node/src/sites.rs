@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use switchyard_blob::LocalBlobStore;
 
 pub use crate::memory::BlobBody;
@@ -25,6 +25,15 @@ use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label
 
 static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
 static IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+static BYTES: HeaderValue = HeaderValue::from_static("bytes");
+static VARY_AE: HeaderValue = HeaderValue::from_static("accept-encoding");
+pub(crate) const X_APP: HeaderName = HeaderName::from_static("x-switchyard-app");
+pub(crate) const X_VERSION: HeaderName = HeaderName::from_static("x-switchyard-version");
+
+/// Maps keyed by names from snapshots and manifests, looked up with request data: a fast
+/// hash, randomly seeded per process.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -38,9 +47,9 @@ pub enum BuildError {
 #[derive(Default)]
 pub struct Routes {
     pub revision: u64,
-    hosts: HashMap<String, Host>,
+    hosts: Map<String, Host>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
-    bodies: HashMap<Digest, Arc<BlobBody>>,
+    bodies: Map<Digest, Arc<BlobBody>>,
 }
 
 /// What a host name serves.
@@ -58,7 +67,7 @@ pub struct Site {
     /// When the version was created: the `last-modified` of all its files.
     pub modified: SystemTime,
     pub last_modified: HeaderValue,
-    files: HashMap<String, File>,
+    files: Map<String, File>,
     pub redirects: Vec<RedirectRule>,
     pub header_rules: Vec<HeaderRule>,
     pub spa_fallback: Option<String>,
@@ -85,8 +94,6 @@ pub struct File {
     pub identity: Representation,
     /// Smaller encodings, brotli before gzip.
     pub encodings: Vec<(Encoding, Representation)>,
-    pub content_type: HeaderValue,
-    pub cache_control: HeaderValue,
 }
 
 /// One byte sequence a file can be sent as.
@@ -95,6 +102,10 @@ pub struct Representation {
     pub size: u64,
     /// Strong ETag: the quoted SHA-256 of these bytes.
     pub etag: HeaderValue,
+    /// Every header of a `200` response with these bytes, built once: content type, length
+    /// and encoding, ETag, last-modified, cache policy, `accept-ranges`, `vary`, `nosniff`,
+    /// the app and version. A response clones this map rather than inserting one by one.
+    pub headers: HeaderMap,
 }
 
 impl Routes {
@@ -107,7 +118,7 @@ impl Routes {
         base_domain: &str,
         previous: &Routes,
     ) -> Result<Routes, BuildError> {
-        let mut routes = Routes { revision: snapshot.revision, hosts: HashMap::new(), bodies: HashMap::new() };
+        let mut routes = Routes { revision: snapshot.revision, hosts: Map::default(), bodies: Map::default() };
         for (app, state) in &snapshot.apps {
             let mut sites: HashMap<u64, Arc<Site>> = HashMap::new();
             for (&version, vref) in &state.versions {
@@ -177,28 +188,50 @@ impl Routes {
         memory: &MemoryCache,
         previous: &Routes,
     ) -> Result<Site, BuildError> {
-        let mut files = HashMap::with_capacity(manifest.files.len());
+        let app_header = HeaderValue::from_str(app).expect("app names are DNS labels");
+        let version_header = HeaderValue::from_str(&version_label(version)).expect("ascii");
+        let last_modified = HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("an HTTP date is ascii");
+        let mut files = Map::with_capacity_and_hasher(manifest.files.len(), Default::default());
         for (path, entry) in &manifest.files {
-            let mut representation = |digest: &Digest, size: u64| -> Result<Representation, BuildError> {
-                let body = self.body(digest, size, cache, memory, previous).map_err(|source| BuildError::Blob {
-                    app: app.to_owned(),
-                    path: path.clone(),
-                    digest: *digest,
-                    source: Box::new(source),
-                })?;
-                let etag = HeaderValue::from_str(&format!("\"{digest}\"")).expect("hex is a valid header value");
-                Ok(Representation { body, size, etag })
-            };
-            let identity = representation(&entry.sha256, entry.size)?;
-            let mut encodings = Vec::with_capacity(entry.encodings.len());
-            for encoded in &entry.encodings {
-                encodings.push((encoded.encoding, representation(&encoded.sha256, encoded.size)?));
-            }
-            encodings.sort_by_key(|(e, _)| *e != Encoding::Br);
             let content_type = HeaderValue::from_str(&entry.content_type)
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
             let cache_control = if is_fingerprinted(path) { IMMUTABLE.clone() } else { REVALIDATE.clone() };
-            files.insert(path.clone(), File { identity, encodings, content_type, cache_control });
+            let varies = !entry.encodings.is_empty();
+            let mut representation =
+                |digest: &Digest, size: u64, encoding: Option<Encoding>| -> Result<Representation, BuildError> {
+                    let body = self.body(digest, size, cache, memory, previous).map_err(|source| BuildError::Blob {
+                        app: app.to_owned(),
+                        path: path.clone(),
+                        digest: *digest,
+                        source: Box::new(source),
+                    })?;
+                    let etag = HeaderValue::from_str(&format!("\"{digest}\"")).expect("hex is a valid header value");
+                    let mut h = HeaderMap::with_capacity(16);
+                    h.insert(header::CONTENT_TYPE, content_type.clone());
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+                    if let Some(encoding) = encoding {
+                        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding.as_str()));
+                    }
+                    h.insert(header::ETAG, etag.clone());
+                    h.insert(header::LAST_MODIFIED, last_modified.clone());
+                    h.insert(header::CACHE_CONTROL, cache_control.clone());
+                    h.insert(header::ACCEPT_RANGES, BYTES.clone());
+                    if varies {
+                        h.insert(header::VARY, VARY_AE.clone());
+                    }
+                    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+                    h.insert(X_APP, app_header.clone());
+                    h.insert(X_VERSION, version_header.clone());
+                    Ok(Representation { body, size, etag, headers: h })
+                };
+            let identity = representation(&entry.sha256, entry.size, None)?;
+            let mut encodings = Vec::with_capacity(entry.encodings.len());
+            for encoded in &entry.encodings {
+                let repr = representation(&encoded.sha256, encoded.size, Some(encoded.encoding))?;
+                encodings.push((encoded.encoding, repr));
+            }
+            encodings.sort_by_key(|(e, _)| *e != Encoding::Br);
+            files.insert(path.clone(), File { identity, encodings });
         }
         let site = &manifest.site;
         // Rules were validated at deploy time; a rule that does not compile here is skipped.
@@ -225,10 +258,10 @@ impl Routes {
             })
             .collect();
         Ok(Site {
-            app_header: HeaderValue::from_str(app).expect("app names are DNS labels"),
-            version_header: HeaderValue::from_str(&version_label(version)).expect("ascii"),
+            app_header,
+            version_header,
             modified,
-            last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("an HTTP date is ascii"),
+            last_modified,
             files,
             redirects,
             header_rules,

@@ -3,26 +3,36 @@
 //! match wins → trailing-slash and clean-URL handling → the SPA fallback for navigation
 //! requests → the site's 404 page.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 use http::header::{self, HeaderMap};
 use switchyard_model::rules::TrailingSlash;
 
 use crate::sites::{File, Site};
 
-/// A request path, split and decoded segment by segment.
+/// A request path, split and decoded segment by segment. Borrows from the request when the
+/// path needs no decoding (the common case), so look-ups allocate nothing.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct RequestPath {
+pub(super) struct RequestPath<'a> {
     /// Decoded, without leading or trailing slash, duplicate slashes collapsed: a manifest key.
-    pub(super) key: String,
+    pub(super) key: Cow<'a, str>,
     pub(super) trailing_slash: bool,
     /// `/` + key (+ `/`): what rules match against.
-    pub(super) display: String,
+    pub(super) display: Cow<'a, str>,
     /// A decoded segment held a `/` or `\`: no file can have this name.
     pub(super) impossible: bool,
 }
 
 /// Splits on `/` first, then percent-decodes each segment once.
-pub(super) fn decode_path(raw: &str) -> Result<RequestPath, &'static str> {
+pub(super) fn decode_path(raw: &str) -> Result<RequestPath<'_>, &'static str> {
+    match plain_path(raw) {
+        Some(plain) => Ok(plain),
+        None => decode_segments(raw),
+    }
+}
+
+fn decode_segments(raw: &str) -> Result<RequestPath<'_>, &'static str> {
     let mut key = String::with_capacity(raw.len());
     let mut impossible = false;
     for segment in raw.split('/') {
@@ -51,7 +61,23 @@ pub(super) fn decode_path(raw: &str) -> Result<RequestPath, &'static str> {
     if trailing_slash {
         display.push('/');
     }
-    Ok(RequestPath { key, trailing_slash, display, impossible })
+    Ok(RequestPath { key: Cow::Owned(key), trailing_slash, display: Cow::Owned(display), impossible })
+}
+
+/// The path as it came, when decoding would not change it: rooted, printable ASCII without
+/// `%` or `\\`, and no empty, `.` or `..` segment but for one trailing slash.
+fn plain_path(raw: &str) -> Option<RequestPath<'_>> {
+    let rest = raw.strip_prefix('/')?;
+    if !raw.bytes().all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\') {
+        return None;
+    }
+    let key = rest.strip_suffix('/').unwrap_or(rest);
+    if !key.is_empty() && key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return None;
+    }
+    let trailing_slash = !key.is_empty() && rest.len() > key.len();
+    let display = if key.is_empty() { "/" } else { raw };
+    Some(RequestPath { key: Cow::Borrowed(key), trailing_slash, display: Cow::Borrowed(display), impossible: false })
 }
 
 pub(super) enum Resolved<'a> {
@@ -75,7 +101,7 @@ enum Static<'a> {
 
 pub(super) fn resolve<'a>(
     site: &'a Site,
-    path: &RequestPath,
+    path: &RequestPath<'_>,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Resolved<'a> {
@@ -86,10 +112,10 @@ pub(super) fn resolve<'a>(
     let found = lookup(site, path);
     let file_exists = matches!(found, Some(Static::File(_)));
     for rule in &site.redirects {
-        let Some(mut captures) = rule.pattern.matches(&path.display) else { continue };
         if file_exists && !rule.force {
             continue;
         }
+        let Some(mut captures) = rule.pattern.matches(&path.display) else { continue };
         // Captured text was decoded; encode it again so that it cannot change the target's
         // structure (`%5C` → `\` would make `/\evil.com`, which browsers read as `//`).
         for (_, value) in &mut captures.named {
@@ -130,8 +156,11 @@ pub(super) fn resolve<'a>(
 fn serve_target<'a>(site: &'a Site, target: &str, status: StatusCode) -> Resolved<'a> {
     let path_part = target.split(['?', '#']).next().unwrap_or("");
     let found = decode_path(path_part).ok().filter(|p| !p.impossible).and_then(|path| {
-        let key = if path.key.is_empty() { "index.html".to_owned() } else { path.key };
-        [format!("{key}/index.html"), format!("{key}.html"), key].iter().rev().find_map(|k| site.file(k))
+        let key = &*path.key;
+        if key.is_empty() {
+            return site.file("index.html");
+        }
+        site.file(key).or_else(|| site.file(&format!("{key}.html"))).or_else(|| site.file(&format!("{key}/index.html")))
     });
     match found {
         Some(file) => Resolved::File { file, status },
@@ -148,7 +177,7 @@ fn not_found(site: &Site, status: StatusCode) -> Resolved<'_> {
 }
 
 /// The files alone: exact names, directory indexes, clean URLs, trailing-slash policy.
-fn lookup<'a>(site: &'a Site, path: &RequestPath) -> Option<Static<'a>> {
+fn lookup<'a>(site: &'a Site, path: &RequestPath<'_>) -> Option<Static<'a>> {
     let key = &path.key;
     if key.is_empty() {
         return site.file("index.html").map(Static::File);
@@ -199,7 +228,7 @@ fn last_segment(key: &str) -> &str {
 }
 
 /// A request for a page rather than an asset: no file extension, or `Accept: text/html`.
-fn is_navigation(path: &RequestPath, headers: &HeaderMap) -> bool {
+fn is_navigation(path: &RequestPath<'_>, headers: &HeaderMap) -> bool {
     !last_segment(&path.key).contains('.')
         || headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
@@ -249,16 +278,30 @@ mod tests {
     fn request_paths_are_decoded_per_segment() {
         let p = decode_path("/a//b/./c%20d.txt").unwrap();
         assert_eq!(
-            (p.key.as_str(), p.trailing_slash, p.display.as_str(), p.impossible),
+            (&*p.key, p.trailing_slash, &*p.display, p.impossible),
             ("a/b/c d.txt", false, "/a/b/c d.txt", false)
         );
         let p = decode_path("/shop/").unwrap();
-        assert_eq!((p.key.as_str(), p.trailing_slash, p.display.as_str()), ("shop", true, "/shop/"));
+        assert_eq!((&*p.key, p.trailing_slash, &*p.display), ("shop", true, "/shop/"));
         let p = decode_path("/").unwrap();
-        assert_eq!((p.key.as_str(), p.trailing_slash, p.display.as_str()), ("", false, "/"));
+        assert_eq!((&*p.key, p.trailing_slash, &*p.display), ("", false, "/"));
         assert_eq!(decode_path("/caf%C3%A9.html").unwrap().key, "café.html");
         assert!(decode_path("/a%2Fb.txt").unwrap().impossible, "%2F is not a separator");
         assert!(decode_path("/a%5Cb.txt").unwrap().impossible);
+    }
+
+    #[test]
+    fn plain_paths_borrow_and_agree_with_full_decoding() {
+        for raw in ["/", "/index.html", "/shop/", "/a/b/c.js", "/a-b_c~d.txt", "/product/123", "/x/y/"] {
+            let plain = plain_path(raw).unwrap_or_else(|| panic!("{raw} takes the borrowed path"));
+            assert!(matches!(plain.key, Cow::Borrowed(_)), "{raw}");
+            assert_eq!(plain, decode_segments(raw).unwrap(), "{raw}");
+        }
+        for raw in
+            ["", "///", "/a//b", "/./a", "/a/.", "/a/../b", "/..", "/a%20b", "/a\\b", "/caf\u{e9}", "/a b", "/a/./"]
+        {
+            assert!(plain_path(raw).is_none(), "{raw:?} needs full decoding");
+        }
     }
 
     #[test]
