@@ -110,6 +110,11 @@ impl Control {
 
     /// SIGKILL: no chance to clean up.
     pub fn kill(self) {}
+
+    /// The process id (to read its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.server.child.id()
+    }
 }
 
 /// A running `switchyard-edge`.
@@ -128,7 +133,10 @@ impl Edge {
         let mut cmd = Command::new(bin_path("switchyard-edge"));
         cmd.args(extra_args);
         cmd.args(["--control-plane", control_url, "--token", token, "--http-addr", "127.0.0.1:0"]);
-        cmd.args(["--base-domain", base_domain, "--name", "test-edge", "--cache-dir"]).arg(cache);
+        if !extra_args.contains(&"--name") {
+            cmd.args(["--name", "test-edge"]);
+        }
+        cmd.args(["--base-domain", base_domain, "--cache-dir"]).arg(cache);
         cmd.env("RUST_LOG", "info,switchyard_edge=debug");
         let log = cache.with_extension("edge.log");
         Edge { server: Server::start(cmd, log), cache: cache.to_owned() }
@@ -149,6 +157,14 @@ impl Edge {
 
     pub fn stop(mut self) {
         self.server.stop();
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(self) {}
+
+    /// The process id (to read its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.server.child.id()
     }
 }
 
