@@ -123,6 +123,12 @@ impl Platform {
     }
 }
 
+/// Where a control plane's data dir or an edge's cache dir keeps blob `digest`.
+pub fn blob_path(root: &std::path::Path, digest: &switchyard_model::Digest) -> std::path::PathBuf {
+    let hex = digest.to_hex();
+    root.join("blobs").join(&hex[0..2]).join(&hex[2..4]).join(hex)
+}
+
 /// Waits until the edge at `edge_url` answers `host` with `version` in `x-switchyard-version`.
 pub async fn wait_serving_on(http: &reqwest::Client, edge_url: &str, host: &str, version: &str) {
     let what = format!("{host} to serve {version} on {edge_url}");

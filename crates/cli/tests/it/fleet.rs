@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_model::Digest;
 use switchyard_testkit::archive::{file, tar_gz};
-use switchyard_testkit::{ADMIN_TOKEN, BASE, Edge, Platform, run_cli, wait_for};
+use switchyard_testkit::{ADMIN_TOKEN, BASE, Edge, Platform, blob_path, run_cli, wait_for};
 
 /// Waits until `GET /v1/edges` lists `n` edges, all in sync; returns the listing.
 async fn wait_in_sync(p: &Platform, n: usize) -> Value {
@@ -24,12 +24,6 @@ fn stdout(o: &std::process::Output) -> String {
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Where the control plane (or an edge cache) keeps blob `digest`.
-fn blob_path(root: &std::path::Path, digest: &Digest) -> std::path::PathBuf {
-    let hex = digest.to_hex();
-    root.join("blobs").join(&hex[0..2]).join(&hex[2..4]).join(hex)
 }
 
 #[tokio::test]
