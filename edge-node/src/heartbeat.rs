@@ -47,6 +47,14 @@ impl Status {
         });
     }
 
+    /// A sync step succeeded: clears the sync error, if one was reported.
+    pub(crate) fn recovered(&self) {
+        let had_error = self.report.lock().unwrap_or_else(|p| p.into_inner()).error.is_some();
+        if had_error {
+            self.update(|r| r.error = None);
+        }
+    }
+
     pub(crate) fn failed(&self, error: String) {
         self.update(|r| r.error = Some(error));
     }

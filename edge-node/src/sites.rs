@@ -41,6 +41,13 @@ impl BuildError {
             BuildError::Manifest { app, .. } | BuildError::Blob { app, .. } => app,
         }
     }
+
+    /// The manifest or blob that failed.
+    pub fn digest(&self) -> Digest {
+        match self {
+            BuildError::Manifest { digest, .. } | BuildError::Blob { digest, .. } => *digest,
+        }
+    }
 }
 
 /// What one snapshot routes, ready to serve.

@@ -223,6 +223,7 @@ impl Syncer {
             match result {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
+                    self.status.recovered();
                     if !self.retry.load(Ordering::Relaxed) {
                         retry_after = RETRY_FIRST;
                     }
@@ -289,11 +290,18 @@ impl Syncer {
         let base = self.config.base_domain.clone();
         let previous = self.routes.load_full();
         let old = previous.clone();
-        let (effective, routes, app_errors) = tokio::task::spawn_blocking(move || {
+        let (effective, routes, app_errors, failed) = tokio::task::spawn_blocking(move || {
             build_isolated(effective, &before, app_errors, |s| Routes::build(s, &cache, &memory, &base, &old))
         })
         .await
         .expect("building routes does not panic");
+        // A blob that failed to load (found corrupt and removed) must be fetched again.
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            for digest in &failed {
+                verified.remove(digest);
+            }
+        }
         let routes = Arc::new(routes.map_err(Box::new)?);
         self.routes.store(routes.clone());
         // Bodies only the old routes held leave memory once no request can reach them.
@@ -449,14 +457,16 @@ fn build_isolated(
     before: &Snapshot,
     mut app_errors: BTreeMap<String, String>,
     mut build: impl FnMut(&Snapshot) -> Result<Routes, BuildError>,
-) -> (Snapshot, Result<Routes, BuildError>, BTreeMap<String, String>) {
+) -> (Snapshot, Result<Routes, BuildError>, BTreeMap<String, String>, Vec<Digest>) {
+    let mut failed = Vec::new();
     loop {
         match build(&snapshot) {
-            Ok(routes) => return (snapshot, Ok(routes), app_errors),
+            Ok(routes) => return (snapshot, Ok(routes), app_errors, failed),
             Err(error) => {
+                failed.push(error.digest());
                 let app = error.app().to_owned();
                 let Some(current) = snapshot.apps.get(&app) else {
-                    return (snapshot, Err(error), app_errors);
+                    return (snapshot, Err(error), app_errors, failed);
                 };
                 tracing::warn!(app, %error, "app held back on its previous state");
                 match before.apps.get(&app) {

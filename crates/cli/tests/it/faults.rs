@@ -67,12 +67,12 @@ async fn killing_the_control_plane_mid_promote_leaves_a_consistent_pointer() {
         (acked.load(Ordering::SeqCst) >= 10).then_some(())
     })
     .await;
-    let data = p.control().data.clone();
+    let (data, url) = (p.control().data.clone(), p.control().url().to_owned());
     p.control.take().unwrap().kill();
     promoter.await.unwrap();
     let acked = acked.load(Ordering::SeqCst);
-
-    p.control = Some(Control::start(&data));
+    // The edge notices and reports the failure once the control plane is back.
+    p.control = Some(Control::start_at(&data, &url));
     let (_, app) = p.api("GET", "apps/cart", &token, None).await;
     let (_, releases) = p.api("GET", "apps/cart/releases", &token, None).await;
     let releases = releases.as_array().unwrap();
@@ -84,8 +84,19 @@ async fn killing_the_control_plane_mid_promote_leaves_a_consistent_pointer() {
     let latest = releases.iter().max_by_key(|r| r["revision"].as_u64().unwrap()).unwrap();
     assert_eq!(app["channels"]["live"], latest["to"], "the pointer is where the last release put it");
     assert_eq!(assert_versions_complete(&p, &token, "cart").await.len(), 2);
-    // The edge (which kept serving throughout) follows the restarted control plane.
+    // The edge (which kept serving throughout) follows the restarted control plane, and its
+    // report goes back to in sync with no error.
     p.wait_serving(&format!("cart.{BASE}"), latest["to"].as_str().unwrap()).await;
+    let other = if latest["to"] == "v1" { "v2" } else { "v1" };
+    let (s, _) = p.api("POST", "apps/cart/promote", &token, Some(json!({ "version": other }))).await;
+    assert_eq!(s, 200);
+    p.wait_serving(&format!("cart.{BASE}"), other).await;
+    wait_for("the edge to report in sync without an error", Duration::from_secs(15), || async {
+        let (_, fleet) = p.api("GET", "edges", ADMIN_TOKEN, None).await;
+        let row = &fleet["edges"][0];
+        (row["state"] == "in_sync" && row["error"].is_null()).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
