@@ -511,3 +511,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     tmp.persist(path).map_err(|e| io(e.error))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
 }
+
+#[cfg(test)]
+mod tests;
