@@ -1,6 +1,6 @@
-//! The cache's size budget: after a swap, off the request path, blobs that no version of the
-//! applied snapshot references are removed, least recently written first, until the cache
-//! fits its budget.
+//! The cache's size budget: after a swap that fetched blobs, off the request path, blobs that
+//! no version of the applied snapshot references are removed, least recently written first,
+//! until the cache fits its budget.
 //!
 //! Architecture Invariant: a blob that the applied snapshot references (every version of every
 //! app, including apps held back on an earlier state) is never evicted, even over budget; so

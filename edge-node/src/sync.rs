@@ -72,6 +72,8 @@ pub(crate) struct Syncer {
     verified: Mutex<HashSet<Digest>>,
     /// Some app was held back: fetch the current snapshot again after a back-off.
     retry: AtomicBool,
+    /// The cache grew since the last eviction pass (or none ran yet in this process).
+    grew: AtomicBool,
 }
 
 impl Syncer {
@@ -97,6 +99,7 @@ impl Syncer {
             applied: Mutex::new(Snapshot::default()),
             verified: Mutex::new(HashSet::new()),
             retry: AtomicBool::new(false),
+            grew: AtomicBool::new(true),
         }
     }
 
@@ -334,6 +337,9 @@ impl Syncer {
     /// Over the cache budget: removes blobs no version of `applied` references, least
     /// recently written first (off the request path, after the swap).
     async fn collect_garbage(&self, applied: Snapshot) {
+        if !self.grew.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let (cache, budget, dir) = (self.cache.clone(), self.config.cache_budget, self.config.cache_dir.clone());
         let evicted = tokio::task::spawn_blocking(move || crate::gc::collect(&cache, &dir, &applied, budget))
             .await
@@ -423,6 +429,7 @@ impl Syncer {
             .expect("writing does not panic")
             .map_err(|source| SyncError::Blob { digest, source: Box::new(source) })?;
         self.verified.lock().unwrap_or_else(|p| p.into_inner()).insert(digest);
+        self.grew.store(true, Ordering::Relaxed);
         Ok(())
     }
 
