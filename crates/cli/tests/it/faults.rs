@@ -100,6 +100,54 @@ async fn killing_the_control_plane_mid_promote_leaves_a_consistent_pointer() {
 }
 
 #[tokio::test]
+async fn killing_the_control_plane_mid_deploy_leaves_no_version_without_its_blobs() {
+    let mut p = Platform::start().await;
+    let token = p.tenant("acme").await;
+    p.app(&token, "cart").await;
+    // Deploys with promote, back to back, each with 20 files of its own; the kill lands
+    // somewhere in an upload, an ingest, a blob commit or a transaction.
+    let acked = Arc::new(AtomicU64::new(0));
+    let deployer = {
+        let (http, url, token, acked) = (
+            p.http.clone(),
+            format!("{}/v1/apps/cart/versions?promote=true", p.control().url()),
+            token.clone(),
+            acked.clone(),
+        );
+        tokio::spawn(async move {
+            for n in 0u64.. {
+                let files: Vec<_> =
+                    (0..20).map(|i| file(&format!("f{i}.txt"), format!("deploy {n} file {i}").repeat(50))).collect();
+                let sent = http.post(&url).bearer_auth(&token).body(tar_gz(&files)).send().await;
+                match sent {
+                    Ok(r) if r.status() == 201 => acked.fetch_add(1, Ordering::SeqCst),
+                    Ok(r) if r.status() != 500 => panic!("deploy {n}: {}", r.status()),
+                    _ => return,
+                };
+            }
+        })
+    };
+    wait_for("a few deploys to be answered", Duration::from_secs(30), || async {
+        (acked.load(Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
+    let (data, url) = (p.control().data.clone(), p.control().url().to_owned());
+    p.control.take().unwrap().kill();
+    deployer.await.unwrap();
+    let acked = acked.load(Ordering::SeqCst);
+
+    p.control = Some(Control::start_at(&data, &url));
+    let versions = assert_versions_complete(&p, &token, "cart").await;
+    let n = versions.len() as u64;
+    assert!(n == acked || n == acked + 1, "every answered deploy is durable, at most one more: {n} vs {acked}");
+    let (_, app) = p.api("GET", "apps/cart", &token, None).await;
+    assert_eq!(app["channels"]["live"], format!("v{n}"), "live is on the newest complete version");
+    p.wait_serving(&format!("cart.{BASE}"), &format!("v{n}")).await;
+    let r = p.edge_get(&format!("cart.{BASE}"), "/f7.txt").await;
+    assert_eq!(r.text().await.unwrap(), format!("deploy {} file 7", n - 1).repeat(50));
+}
+
+#[tokio::test]
 async fn edges_serve_without_the_control_plane_and_restart_from_disk() {
     let mut p = Platform::start().await;
     let token = p.tenant("acme").await;
