@@ -178,6 +178,17 @@ mod tests {
     }
 
     #[test]
+    fn cache_budget_from_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "cache_budget_mib = 5").unwrap();
+        let c = Config::load(Args { config: Some(file.clone()), ..args() }).unwrap();
+        assert_eq!(c.cache_budget, 5 * 1024 * 1024);
+        let c = Config::load(Args { config: Some(file), cache_budget_mib: Some(7), ..args() }).unwrap();
+        assert_eq!(c.cache_budget, 7 * 1024 * 1024);
+    }
+
+    #[test]
     fn bad_config_names_what_is_wrong() {
         let e = Config::load(Args { control_plane: None, ..args() }).unwrap_err();
         assert!(e.to_string().contains("--control-plane"), "{e}");
