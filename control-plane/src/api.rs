@@ -16,11 +16,15 @@
 //! | GET    | /v1/apps/{app}/releases       | tenant/operator | pointer moves                         |
 //! | GET    | /v1/edge/snapshot?after=N     | edge/operator   | long-poll for a revision above N      |
 //! | GET    | /v1/blobs/{sha256}            | edge/operator   | one blob's bytes                      |
+//! | POST   | /v1/edge/heartbeat            | edge/operator   | an edge reports what it serves        |
+//! | GET    | /v1/edges                     | operator        | the fleet: revision, lag, state       |
+//! | GET    | /v1/edges/wait?revision=N     | tenant/operator | long-poll until healthy edges reach N |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
 
 mod deploy;
+mod edges;
 mod error;
 mod extract;
 
@@ -45,6 +49,7 @@ use extract::{Auth, JsonBody, QueryArgs};
 
 use crate::Config;
 use crate::auth::{self, Principal, TokenHash, TokenKind};
+use crate::fleet::Fleet;
 use crate::publish::Publisher;
 use crate::store::{App, Store, StoreError};
 use switchyard_model::api::Release;
@@ -61,6 +66,7 @@ struct Inner {
     publisher: Publisher,
     config: Config,
     shutdown: CancellationToken,
+    fleet: Fleet,
 }
 
 impl Api {
@@ -71,7 +77,8 @@ impl Api {
         config: Config,
         shutdown: CancellationToken,
     ) -> Api {
-        Api { inner: Arc::new(Inner { store: Mutex::new(store), blobs, publisher, config, shutdown }) }
+        let fleet = Fleet::default();
+        Api { inner: Arc::new(Inner { store: Mutex::new(store), blobs, publisher, config, shutdown, fleet }) }
     }
 
     /// Runs `f` on the store on a blocking thread. If `f` changed what edges see, the new
@@ -88,6 +95,7 @@ impl Api {
             let out = f(&mut store)?;
             if store.revision()? != before {
                 inner.publisher.publish(&mut store)?;
+                inner.fleet.published(inner.publisher.current().revision);
             }
             Ok::<T, StoreError>(out)
         })
@@ -128,6 +136,9 @@ pub fn router(api: Api) -> Router {
         .route("/v1/apps/{app}/releases", get(list_releases))
         .route("/v1/edge/snapshot", get(snapshot))
         .route("/v1/blobs/{digest}", get(blob))
+        .route("/v1/edge/heartbeat", post(edges::heartbeat))
+        .route("/v1/edges", get(edges::list))
+        .route("/v1/edges/wait", get(edges::wait))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

@@ -40,6 +40,10 @@ pub struct Args {
     /// from the disk cache [default: 256].
     #[arg(long, env = "SWITCHYARD_MEMORY_BUDGET_MIB")]
     pub memory_budget_mib: Option<u64>,
+    /// Disk for the blob cache, in MiB: over it, blobs no retained version references are
+    /// evicted after each swap [default: 10240].
+    #[arg(long, env = "SWITCHYARD_CACHE_BUDGET_MIB")]
+    pub cache_budget_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +57,7 @@ struct FileConfig {
     region: Option<String>,
     base_domain: Option<String>,
     memory_budget_mib: Option<u64>,
+    cache_budget_mib: Option<u64>,
 }
 
 /// Validated edge configuration.
@@ -68,6 +73,8 @@ pub struct Config {
     pub base_domain: String,
     /// Bytes of small files kept in memory.
     pub memory_budget: u64,
+    /// Bytes of blob cache on disk before unreferenced blobs are evicted.
+    pub cache_budget: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("region", &self.region)
             .field("base_domain", &self.base_domain)
             .field("memory_budget", &self.memory_budget)
+            .field("cache_budget", &self.cache_budget)
             .finish()
     }
 }
@@ -131,6 +139,7 @@ impl Config {
             region: args.region.or(file.region).unwrap_or_else(|| "local".into()),
             base_domain,
             memory_budget: args.memory_budget_mib.or(file.memory_budget_mib).unwrap_or(256) * 1024 * 1024,
+            cache_budget: args.cache_budget_mib.or(file.cache_budget_mib).unwrap_or(10240).saturating_mul(1024 * 1024),
         })
     }
 }
@@ -164,7 +173,19 @@ mod tests {
         assert_eq!(c.control_plane, "http://127.0.0.1:7070");
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.base_domain, "localhost");
+        assert_eq!(c.cache_budget, 10240 * 1024 * 1024);
         assert!(!format!("{c:?}").contains("sye_x"), "the token is redacted from Debug");
+    }
+
+    #[test]
+    fn cache_budget_from_the_file_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "cache_budget_mib = 5").unwrap();
+        let c = Config::load(Args { config: Some(file.clone()), ..args() }).unwrap();
+        assert_eq!(c.cache_budget, 5 * 1024 * 1024);
+        let c = Config::load(Args { config: Some(file), cache_budget_mib: Some(7), ..args() }).unwrap();
+        assert_eq!(c.cache_budget, 7 * 1024 * 1024);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! cache, and follows the control plane's snapshot.
 //!
 //! Owns: the accept loop and HTTP behaviour (`accept`, `serve`), the routing table (`sites`),
-//! following the control plane (`sync`). Must not know: SQLite, tenants or tokens other than
-//! its own; it never depends on `switchyard-control`.
+//! following the control plane (`sync`), reporting to it (`heartbeat`), the cache budget
+//! (`gc`). Must not know: SQLite, tenants or tokens other than its own; it never depends on
+//! `switchyard-control`.
 //!
 //! Architecture Invariant: every request reads one `Arc<Routes>` from a single
 //! `ArcSwap<Routes>` and keeps it to the end, so a response never mixes versions; a new
@@ -11,6 +12,8 @@
 
 mod accept;
 pub mod config;
+mod gc;
+mod heartbeat;
 pub mod memory;
 pub mod serve;
 pub mod sites;
@@ -33,6 +36,8 @@ pub struct Bound {
     listener: tokio::net::TcpListener,
     routes: Arc<ArcSwap<Routes>>,
     syncer: sync::Syncer,
+    status: Arc<heartbeat::Status>,
+    config: Config,
     cache: switchyard_blob::LocalBlobStore,
     memory: Arc<memory::MemoryCache>,
 }
@@ -53,9 +58,10 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir).context("opening the blob cache")?;
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
     let memory = memory::MemoryCache::new(config.memory_budget);
-    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone());
+    let status = heartbeat::Status::new(&config);
+    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone(), status.clone());
     syncer.restore();
-    Ok(Bound { listener, routes, syncer, cache, memory })
+    Ok(Bound { listener, routes, syncer, status, config, cache, memory })
 }
 
 impl Bound {
@@ -66,6 +72,8 @@ impl Bound {
     /// Serves and follows the control plane until `shutdown` resolves, then drains.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let client = self.syncer.client();
+        tokio::spawn(heartbeat::run(self.config, client, self.status, stop.clone()));
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
         let stop_on_signal = stop.clone();

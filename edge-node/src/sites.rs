@@ -43,6 +43,22 @@ pub enum BuildError {
     Blob { app: String, path: String, digest: Digest, source: Box<switchyard_blob::Error> },
 }
 
+impl BuildError {
+    /// The app whose version failed to build.
+    pub fn app(&self) -> &str {
+        match self {
+            BuildError::Manifest { app, .. } | BuildError::Blob { app, .. } => app,
+        }
+    }
+
+    /// The manifest or blob that failed.
+    pub fn digest(&self) -> Digest {
+        match self {
+            BuildError::Manifest { digest, .. } | BuildError::Blob { digest, .. } => *digest,
+        }
+    }
+}
+
 /// What one snapshot routes, ready to serve.
 #[derive(Default)]
 pub struct Routes {

@@ -66,6 +66,8 @@ pub enum Command {
         version: String,
         #[arg(long)]
         channel: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Point a channel (default live) back where it was before its last move.
     Rollback {
@@ -73,7 +75,11 @@ pub enum Command {
         app: String,
         #[arg(long)]
         channel: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
+    /// List the edge nodes and how far each has followed the control plane (operator).
+    Edges,
     /// List an app's versions.
     Versions {
         #[arg(long)]
@@ -84,6 +90,16 @@ pub enum Command {
         #[arg(long)]
         app: String,
     },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WaitArgs {
+    /// Return once every healthy edge serves the move, printing how long each took.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 30s, 2m), list the lagging edges, exit 1.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", requires = "wait")]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

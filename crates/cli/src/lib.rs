@@ -6,6 +6,7 @@
 //! `switchyard-client` (and links the control plane and edge libraries only for `up`).
 
 mod args;
+mod fleet;
 mod output;
 mod pack;
 mod sample;
@@ -115,14 +116,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s
             });
         }
-        Command::Promote { app, version, channel } => {
+        Command::Promote { app, version, channel, wait } => {
             let release = client.promote(&app, &version, channel.as_deref()).await?;
-            out.print(&release, || output::release_line(&app, &release));
+            fleet::print_release(&client, &out, &app, &release, &wait).await?;
         }
-        Command::Rollback { app, channel } => {
+        Command::Rollback { app, channel, wait } => {
             let release = client.rollback(&app, channel.as_deref()).await?;
-            out.print(&release, || output::release_line(&app, &release));
+            fleet::print_release(&client, &out, &app, &release, &wait).await?;
         }
+        Command::Edges => fleet::edges(&client, &out).await?,
         Command::Versions { app } => {
             let versions = client.versions(&app).await?;
             out.print(&versions, || {

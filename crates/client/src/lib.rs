@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 pub use switchyard_model::api::{Release, VersionInfo as Version};
+pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -194,6 +195,24 @@ impl Client {
 
     pub async fn releases(&self, app: &str) -> Result<Vec<Release>, Error> {
         self.get(&format!("apps/{app}/releases")).await
+    }
+}
+
+impl Client {
+    /// The fleet as the control plane sees it (operator).
+    pub async fn edges(&self) -> Result<Fleet, Error> {
+        self.get("edges").await
+    }
+
+    /// Waits until every healthy edge reports `revision` (and does not hold `app` back), or
+    /// `timeout` runs out (then `done` is false and `lagging` names the edges).
+    pub async fn wait_edges(&self, revision: u64, timeout: Duration, app: Option<&str>) -> Result<WaitResult, Error> {
+        let url = self.url("edges/wait");
+        let mut query = vec![("revision", revision.to_string()), ("timeout_ms", timeout.as_millis().to_string())];
+        if let Some(app) = app {
+            query.push(("app", app.to_owned()));
+        }
+        self.send(self.http.get(&url).query(&query), url).await
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod api;
 mod digest;
+pub mod fleet;
 pub mod hosts;
 mod manifest;
 mod name;

@@ -111,18 +111,32 @@ impl Platform {
 
     /// Waits until the edge answers `host` with `version` in `x-switchyard-version`.
     pub async fn wait_serving(&self, host: &str, version: &str) {
-        let what = format!("{host} to serve {version}");
-        let (http, url) = (self.http.clone(), self.edge().url().to_owned());
-        wait_for(&what, Duration::from_secs(10), || {
-            let (http, url) = (http.clone(), url.clone());
-            async move {
-                let r = edge_get(&http, &url, host, "/").await;
-                (r.headers().get("x-switchyard-version").map(|v| v.as_bytes()) == Some(version.as_bytes()))
-                    .then_some(())
-            }
-        })
-        .await
+        wait_serving_on(&self.http, self.edge().url(), host, version).await
     }
+
+    /// Starts one more edge following this control plane, named `name` in `region`, with its
+    /// cache in `<dir>/<name>`.
+    pub fn add_edge(&self, name: &str, region: &str, extra_args: &[&str]) -> Edge {
+        let mut args = vec!["--name", name, "--region", region];
+        args.extend_from_slice(extra_args);
+        Edge::start_with(self.control().url(), &self.edge_token, &self.dir.path().join(name), BASE, &args)
+    }
+}
+
+/// Where a control plane's data dir or an edge's cache dir keeps blob `digest`.
+pub fn blob_path(root: &std::path::Path, digest: &switchyard_model::Digest) -> std::path::PathBuf {
+    let hex = digest.to_hex();
+    root.join("blobs").join(&hex[0..2]).join(&hex[2..4]).join(hex)
+}
+
+/// Waits until the edge at `edge_url` answers `host` with `version` in `x-switchyard-version`.
+pub async fn wait_serving_on(http: &reqwest::Client, edge_url: &str, host: &str, version: &str) {
+    let what = format!("{host} to serve {version} on {edge_url}");
+    wait_for(&what, Duration::from_secs(10), || async move {
+        let r = http.get(format!("{edge_url}/")).header("host", host).send().await.ok()?;
+        (r.headers().get("x-switchyard-version").map(|v| v.as_bytes()) == Some(version.as_bytes())).then_some(())
+    })
+    .await
 }
 
 pub async fn edge_get(http: &reqwest::Client, edge_url: &str, host: &str, path: &str) -> reqwest::Response {

@@ -89,10 +89,19 @@ impl Control {
 
     pub fn start_with(data: &Path, extra_args: &[&str]) -> Control {
         let mut cmd = Command::new(bin_path("switchyard-control"));
-        cmd.args(["--api-addr", "127.0.0.1:0", "--base-domain", crate::BASE, "--data"]).arg(data).args(extra_args);
+        if !extra_args.contains(&"--api-addr") {
+            cmd.args(["--api-addr", "127.0.0.1:0"]);
+        }
+        cmd.args(["--base-domain", crate::BASE, "--data"]).arg(data).args(extra_args);
         cmd.env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN).env("RUST_LOG", "info,switchyard_control=debug");
         let log = data.with_extension("control.log");
         Control { server: Server::start(cmd, log), data: data.to_owned() }
+    }
+
+    /// Starts a control plane over `data` on the address of `url` (e.g. to come back where
+    /// running edges look for it after a crash).
+    pub fn start_at(data: &Path, url: &str) -> Control {
+        Self::start_with(data, &["--api-addr", url.trim_start_matches("http://")])
     }
 
     pub fn url(&self) -> &str {
@@ -110,6 +119,11 @@ impl Control {
 
     /// SIGKILL: no chance to clean up.
     pub fn kill(self) {}
+
+    /// The process id (to read its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.server.child.id()
+    }
 }
 
 /// A running `switchyard-edge`.
@@ -128,7 +142,10 @@ impl Edge {
         let mut cmd = Command::new(bin_path("switchyard-edge"));
         cmd.args(extra_args);
         cmd.args(["--control-plane", control_url, "--token", token, "--http-addr", "127.0.0.1:0"]);
-        cmd.args(["--base-domain", base_domain, "--name", "test-edge", "--cache-dir"]).arg(cache);
+        if !extra_args.contains(&"--name") {
+            cmd.args(["--name", "test-edge"]);
+        }
+        cmd.args(["--base-domain", base_domain, "--cache-dir"]).arg(cache);
         cmd.env("RUST_LOG", "info,switchyard_edge=debug");
         let log = cache.with_extension("edge.log");
         Edge { server: Server::start(cmd, log), cache: cache.to_owned() }
@@ -149,6 +166,14 @@ impl Edge {
 
     pub fn stop(mut self) {
         self.server.stop();
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(self) {}
+
+    /// The process id (to read its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.server.child.id()
     }
 }
 

@@ -5,6 +5,8 @@ mod archives;
 mod browser;
 mod cli;
 mod e2e;
+mod faults;
+mod fleet;
 mod isolation;
 mod restart;
 mod serving;
