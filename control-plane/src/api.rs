@@ -16,11 +16,13 @@
 //! | GET    | /v1/apps/{app}/releases       | tenant/operator | pointer moves                         |
 //! | GET    | /v1/edge/snapshot?after=N     | edge/operator   | long-poll for a revision above N      |
 //! | GET    | /v1/blobs/{sha256}            | edge/operator   | one blob's bytes                      |
+//! | *      | /v1/domains, /v1/certs, …     |                 | custom domains and TLS: `api/domains` |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
 
 mod deploy;
+mod domains;
 mod error;
 mod extract;
 
@@ -32,7 +34,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_blob::LocalBlobStore;
@@ -128,6 +130,11 @@ pub fn router(api: Api) -> Router {
         .route("/v1/apps/{app}/releases", get(list_releases))
         .route("/v1/edge/snapshot", get(snapshot))
         .route("/v1/blobs/{digest}", get(blob))
+        .route("/v1/domains", get(domains::list_domains).post(domains::add_domain))
+        .route("/v1/domains/{name}", delete(domains::remove_domain))
+        .route("/v1/certs", get(domains::list_certs).post(domains::add_cert))
+        .route("/v1/certs/{domain}", delete(domains::remove_cert))
+        .route("/v1/edge/certs/{id}", get(domains::edge_cert))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

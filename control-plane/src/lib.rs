@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod certs;
 pub mod config;
 mod publish;
 pub mod store;

@@ -8,4 +8,5 @@ mod e2e;
 mod isolation;
 mod restart;
 mod serving;
+mod tls;
 mod up;
