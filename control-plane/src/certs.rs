@@ -118,7 +118,7 @@ pub fn validate(domain: &DomainName, chain_pem: &str, key: &KeyPem, now: SystemT
         .iter()
         .enumerate()
         .map(|(index, der)| match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+            Ok(([], cert)) => Ok(cert),
             Ok(_) => Err(CertError::X509 { index: index + 1, reason: "trailing bytes after the certificate".into() }),
             Err(e) => Err(CertError::X509 { index: index + 1, reason: e.to_string() }),
         })

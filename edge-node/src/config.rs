@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -24,6 +25,16 @@ pub struct Args {
     /// Address to serve plain HTTP on [default: 127.0.0.1:8080].
     #[arg(long, env = "SWITCHYARD_HTTP_ADDR")]
     pub http_addr: Option<String>,
+    /// Address to serve HTTPS on (custom domains' certificates by SNI; platform hosts with
+    /// the default certificate) [default: none, no HTTPS].
+    #[arg(long, env = "SWITCHYARD_HTTPS_ADDR")]
+    pub https_addr: Option<String>,
+    /// PEM certificate chain for platform hosts (`*.<base>`), used with --tls-key.
+    #[arg(long, env = "SWITCHYARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Directory for the blob cache and the last applied snapshot [default: ./.switchyard-edge].
     #[arg(long, env = "SWITCHYARD_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -48,6 +59,9 @@ struct FileConfig {
     control_plane: Option<String>,
     token_file: Option<PathBuf>,
     http_addr: Option<String>,
+    https_addr: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     name: Option<String>,
     region: Option<String>,
@@ -62,6 +76,9 @@ pub struct Config {
     pub control_plane: String,
     pub token: String,
     pub http_addr: SocketAddr,
+    pub https_addr: Option<SocketAddr>,
+    /// The operator's certificate for platform hosts, loaded and checked at start.
+    pub default_cert: Option<Arc<rustls::sign::CertifiedKey>>,
     pub cache_dir: PathBuf,
     pub name: String,
     pub region: String,
@@ -76,6 +93,8 @@ impl std::fmt::Debug for Config {
             .field("control_plane", &self.control_plane)
             .field("token", &"<redacted>")
             .field("http_addr", &self.http_addr)
+            .field("https_addr", &self.https_addr)
+            .field("default_cert", &self.default_cert.as_ref().map(|_| "<loaded>"))
             .field("cache_dir", &self.cache_dir)
             .field("name", &self.name)
             .field("region", &self.region)
@@ -115,6 +134,18 @@ impl Config {
         let http_addr = args.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8080".into());
         let http_addr: SocketAddr =
             http_addr.parse().with_context(|| format!("http_addr {http_addr:?} is not an address like 0.0.0.0:80"))?;
+        let https_addr = match args.https_addr.or(file.https_addr) {
+            Some(a) => Some(
+                a.parse::<SocketAddr>()
+                    .with_context(|| format!("https_addr {a:?} is not an address like 0.0.0.0:443"))?,
+            ),
+            None => None,
+        };
+        let default_cert = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(crate::tls::load_default(&cert, &key).context("tls_cert/tls_key")?),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key go together: give both or neither"),
+        };
         let base_domain = args.base_domain.or(file.base_domain).unwrap_or_else(|| "localhost".into());
         if base_domain.is_empty()
             || !base_domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
@@ -126,6 +157,8 @@ impl Config {
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,
+            https_addr,
+            default_cert,
             cache_dir: args.cache_dir.or(file.cache_dir).unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
             name,
             region: args.region.or(file.region).unwrap_or_else(|| "local".into()),

@@ -45,6 +45,8 @@ pub(crate) enum SyncError {
     Build(#[from] Box<BuildError>),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 pub(crate) struct Syncer {
@@ -86,8 +88,10 @@ impl Syncer {
             }
         };
         let restored = serde_json::from_slice::<Snapshot>(&bytes).map_err(SyncError::BadSnapshot).and_then(|s| {
-            Routes::build(&s, &self.cache, &self.memory, &self.config.base_domain, &Routes::default())
-                .map_err(|e| SyncError::Build(Box::new(e)))
+            let mut routes = Routes::build(&s, &self.cache, &self.memory, &self.config.base_domain, &Routes::default())
+                .map_err(|e| SyncError::Build(Box::new(e)))?;
+            attach_tls(&mut routes, &s, &self.config)?;
+            Ok(routes)
         });
         match restored {
             Ok(routes) => {
@@ -173,23 +177,61 @@ impl Syncer {
         blobs.sort_unstable();
         blobs.dedup();
         self.fetch_all(&blobs).await?;
+        self.fetch_certs(&snapshot).await?;
 
         let (cache, memory) = (self.cache.clone(), self.memory.clone());
         let base = self.config.base_domain.clone();
         let previous = self.routes.load_full();
         let old = previous.clone();
+        let config = self.config.clone();
         let (snapshot, routes) = tokio::task::spawn_blocking(move || {
-            let routes = Routes::build(&snapshot, &cache, &memory, &base, &old);
+            let routes = Routes::build(&snapshot, &cache, &memory, &base, &old)
+                .map_err(|e| SyncError::Build(Box::new(e)))
+                .and_then(|mut routes| attach_tls(&mut routes, &snapshot, &config).map(|()| routes));
             (snapshot, routes)
         })
         .await
         .expect("building routes does not panic");
-        let routes = Arc::new(routes.map_err(Box::new)?);
+        let routes = Arc::new(routes?);
         self.routes.store(routes.clone());
         // Bodies only the old routes held leave memory once no request can reach them.
         let (cache, memory) = (self.cache.clone(), self.memory.clone());
         tokio::task::spawn_blocking(move || memory.maintain(routes.bodies(), previous.dropped_by(&routes), &cache));
-        self.persist(&snapshot).await
+        self.persist(&snapshot).await?;
+        crate::tls::prune(&crate::tls::dir(&self.config.cache_dir), &snapshot);
+        Ok(())
+    }
+
+    /// Fetches the chain and key of every certificate the snapshot names and the cache lacks.
+    async fn fetch_certs(&self, snapshot: &Snapshot) -> Result<(), SyncError> {
+        let dir = crate::tls::dir(&self.config.cache_dir);
+        for cert in &snapshot.certs {
+            if dir.join(format!("{}.pem", cert.id)).exists() {
+                continue;
+            }
+            let url = format!("{}/v1/edge/certs/{}", self.config.control_plane, cert.id);
+            let unreachable = |source| SyncError::Unreachable { url: url.clone(), source };
+            let response = self.client.get(&url).bearer_auth(&self.config.token).send().await.map_err(unreachable)?;
+            if !response.status().is_success() {
+                let status = response.status();
+                return Err(SyncError::Status { url, status, body: response.text().await.unwrap_or_default() });
+            }
+            #[derive(serde::Deserialize)]
+            struct Material {
+                chain: String,
+                key: String,
+            }
+            let bytes = response.bytes().await.map_err(unreachable)?;
+            let material: Material = serde_json::from_slice(&bytes).map_err(SyncError::BadSnapshot)?;
+            let (dir, id, fingerprint) = (dir.clone(), cert.id.clone(), cert.fingerprint.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::tls::store(&dir, &id, &fingerprint, &material.chain, &material.key)
+            })
+            .await
+            .expect("writing does not panic")?;
+            tracing::info!(domain = %cert.domain, fingerprint = %cert.fingerprint, "fetched a certificate");
+        }
+        Ok(())
     }
 
     async fn read_manifest(&self, digest: &Digest) -> Result<Manifest, SyncError> {
@@ -268,4 +310,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// Loads the snapshot's certificates into `routes`, with the HTTPS port redirects point to.
+fn attach_tls(routes: &mut Routes, snapshot: &Snapshot, config: &Config) -> Result<(), SyncError> {
+    let dir = crate::tls::dir(&config.cache_dir);
+    routes.certs = crate::tls::Certs::load(snapshot, &dir, config.default_cert.clone(), &config.base_domain)?;
+    routes.https_port = config.https_addr.map(|a| a.port());
+    Ok(())
 }

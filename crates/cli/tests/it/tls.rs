@@ -2,10 +2,12 @@
 //! isolation, keys never returned or logged) and the edge's HTTPS listener (SNI selection,
 //! wildcards, hot replacement, ALPN, redirects, HSTS, restarts without the control plane).
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use switchyard_testkit::archive::{file, tar_gz};
-use switchyard_testkit::tls::{Ca, Leaf, p384_key, rsa_key};
-use switchyard_testkit::{ADMIN_TOKEN, Platform, run_cli};
+use switchyard_testkit::tls::{self, Ca, Leaf, p384_key, rsa_key};
+use switchyard_testkit::{ADMIN_TOKEN, BASE, Edge, Platform, run_cli, wait_for};
 
 async fn add_cert(p: &Platform, token: &str, domain: &str, leaf: &Leaf) -> (u16, Value) {
     p.api("POST", "certs", token, Some(json!({ "domain": domain, "cert": leaf.chain_pem, "key": leaf.key_pem }))).await
@@ -230,5 +232,211 @@ async fn certificates_are_validated_and_keys_never_come_back() {
     let (_, list) = p.api("GET", "certs", &a, None).await;
     assert_eq!(list, json!([]));
     assert_eq!(std::fs::read_dir(p.control().data.join("keys")).unwrap().count(), 0);
-    let _ = (tar_gz(&[file("x", "y")]), key_body(&good));
+}
+
+/// A platform whose edge also serves HTTPS, with `platform` as the default certificate for
+/// `*.test.example`; returns the files' directory (kept alive by the caller).
+fn https_edge(p: &mut Platform, platform: &Leaf) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("platform.pem"), &platform.chain_pem).unwrap();
+    std::fs::write(dir.path().join("platform.key"), &platform.key_pem).unwrap();
+    start_https_edge(p, p.control().url().to_owned(), dir.path());
+    dir
+}
+
+fn start_https_edge(p: &mut Platform, control: String, files: &std::path::Path) {
+    let cache = p.dir.path().join("edge");
+    let (cert, key) = (files.join("platform.pem"), files.join("platform.key"));
+    let args =
+        ["--https-addr", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    if let Some(edge) = p.edge.take() {
+        edge.stop();
+    }
+    p.edge = Some(Edge::start_with(&control, &p.edge_token, &cache, BASE, &args));
+}
+
+/// Waits until a handshake for `sni` presents the certificate with `fingerprint`.
+async fn wait_cert(connector: &tokio_rustls::TlsConnector, addr: &str, sni: &str, fingerprint: &str) {
+    let what = format!("{sni} to present {fingerprint}");
+    wait_for(&what, Duration::from_secs(10), || async {
+        let stream = tls::handshake(connector, addr, sni).await.ok()?;
+        (tls::peer_fingerprint(&stream) == fingerprint).then_some(())
+    })
+    .await
+}
+
+async fn https_get(connector: &tokio_rustls::TlsConnector, addr: &str, host: &str, path: &str) -> tls::Response {
+    let mut stream = tls::handshake(connector, addr, host).await.expect("handshake");
+    tls::get(&mut stream, host, path).await.expect("response")
+}
+
+#[tokio::test]
+async fn sni_picks_each_merchants_certificate_and_replacement_needs_no_restart() {
+    let mut p = Platform::start().await;
+    let a = p.tenant("acme").await;
+    let b = p.tenant("bolt").await;
+    p.app(&a, "cart").await;
+    p.app(&b, "store").await;
+    assert_eq!(p.deploy(&a, "cart", "promote=true", tar_gz(&[file("index.html", "acme")])).await.0, 201);
+    assert_eq!(p.deploy(&b, "store", "promote=true", tar_gz(&[file("index.html", "bolt")])).await.0, 201);
+    let ca = Ca::new("Test CA");
+    let platform = ca.leaf(&[&format!("*.{BASE}")]);
+    let _files = https_edge(&mut p, &platform);
+    for (token, name, app) in
+        [(&a, "shop.example.com", "cart"), (&b, "store.example.org", "store"), (&a, "*.wild.example.net", "cart")]
+    {
+        let (s, body) = p.api("POST", "domains", token, Some(json!({ "name": name, "app": app }))).await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let shop = ca.leaf(&["shop.example.com"]);
+    let store = ca.leaf(&["store.example.org"]);
+    let wild = ca.leaf(&["*.wild.example.net"]);
+    assert_eq!(add_cert(&p, &a, "shop.example.com", &shop).await.0, 201);
+    assert_eq!(add_cert(&p, &b, "store.example.org", &store).await.0, 201);
+    assert_eq!(add_cert(&p, &a, "*.wild.example.net", &wild).await.0, 201);
+
+    let addr = p.edge().https_addr().to_owned();
+    let both = tls::connector(&ca.pem(), &["h2", "http/1.1"]);
+    let h1 = tls::connector(&ca.pem(), &["http/1.1"]);
+    wait_cert(&h1, &addr, "shop.example.com", &shop.fingerprint()).await;
+    wait_cert(&h1, &addr, "store.example.org", &store.fingerprint()).await;
+    wait_cert(&h1, &addr, "a.wild.example.net", &wild.fingerprint()).await;
+    wait_cert(&h1, &addr, &format!("cart.{BASE}"), &platform.fingerprint()).await;
+
+    // Each merchant's site behind its own certificate; wildcard domains route one label deep.
+    let r = https_get(&h1, &addr, "shop.example.com", "/").await;
+    assert_eq!((r.status, r.body.as_slice(), r.header("x-switchyard-app")), (200, &b"acme"[..], Some("cart")));
+    assert_eq!(r.header("x-robots-tag"), None, "live traffic on a custom domain is indexable");
+    let r = https_get(&h1, &addr, "store.example.org", "/").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"bolt"[..]));
+    let r = https_get(&h1, &addr, "deals.wild.example.net", "/").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"acme"[..]));
+    let r = https_get(&h1, &addr, &format!("store.{BASE}"), "/").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"bolt"[..]));
+
+    // Unknown names (and a wildcard two labels deep) get no certificate at all.
+    for sni in ["unknown.example.net", "a.b.wild.example.net", "example.com", "a.b.test.example"] {
+        let err = tls::handshake(&h1, &addr, sni).await.err();
+        assert!(err.is_some(), "{sni}: a handshake for an unknown name must fail");
+    }
+
+    // ALPN: h2 when offered, HTTP/1.1 otherwise.
+    let stream = tls::handshake(&both, &addr, "shop.example.com").await.unwrap();
+    assert_eq!(tls::alpn(&stream).as_deref(), Some("h2"));
+    let stream = tls::handshake(&h1, &addr, "shop.example.com").await.unwrap();
+    assert_eq!(tls::alpn(&stream).as_deref(), Some("http/1.1"));
+
+    // Replace shop's certificate while a client keeps a connection open.
+    let mut open = tls::handshake(&h1, &addr, "shop.example.com").await.unwrap();
+    assert_eq!(tls::get(&mut open, "shop.example.com", "/").await.unwrap().status, 200);
+    let renewed = ca.leaf(&["shop.example.com"]);
+    let (s, body) = add_cert(&p, &a, "shop.example.com", &renewed).await;
+    assert_eq!(s, 201, "{body}");
+    wait_cert(&h1, &addr, "shop.example.com", &renewed.fingerprint()).await;
+    let r = tls::get(&mut open, "shop.example.com", "/").await.expect("the open connection keeps working");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"acme"[..]));
+    assert_eq!(tls::peer_fingerprint(&open), shop.fingerprint());
+    // The other merchants' certificates did not move.
+    wait_cert(&h1, &addr, "store.example.org", &store.fingerprint()).await;
+
+    // Removing a certificate: the name is refused again, without restart.
+    assert_eq!(p.api("DELETE", "certs/store.example.org", &b, None).await.0, 200);
+    wait_for("store.example.org to be refused", Duration::from_secs(10), || async {
+        tls::handshake(&h1, &addr, "store.example.org").await.is_err().then_some(())
+    })
+    .await;
+
+    // Key files on the edge are 0600; no key reached a log.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = p.edge().cache.join("tls");
+        // shop (renewed) and wild; the removed and replaced ones are pruned after the swap.
+        let files = wait_for("the edge to prune old certificates", Duration::from_secs(10), || async {
+            let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+            (files.len() == 2).then_some(files)
+        })
+        .await;
+        for f in files {
+            assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+    for leaf in [&shop, &store, &wild, &renewed] {
+        assert_no_key(&p.edge().logs(), leaf, "the edge's log");
+        assert_no_key(&p.control().logs(), leaf, "the control plane's log");
+    }
+}
+
+#[tokio::test]
+async fn plain_http_redirects_hsts_curl_and_a_restart_without_the_control_plane() {
+    let mut p = Platform::start().await;
+    let a = p.tenant("acme").await;
+    p.app(&a, "cart").await;
+    assert_eq!(p.deploy(&a, "cart", "promote=true", tar_gz(&[file("index.html", "acme")])).await.0, 201);
+    let ca = Ca::new("Test CA");
+    let files = https_edge(&mut p, &ca.leaf(&[&format!("*.{BASE}")]));
+    let domains = [
+        json!({ "name": "shop.example.com", "app": "cart", "hsts_max_age": 600, "hsts_include_subdomains": true }),
+        json!({ "name": "plain.example.com", "app": "cart" }),
+        json!({ "name": "both.example.com", "app": "cart", "https_redirect": false }),
+    ];
+    for d in domains {
+        let (s, body) = p.api("POST", "domains", &a, Some(d)).await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let shop = ca.leaf(&["shop.example.com"]);
+    assert_eq!(add_cert(&p, &a, "shop.example.com", &shop).await.0, 201);
+    let both = ca.leaf(&["both.example.com"]);
+    assert_eq!(add_cert(&p, &a, "both.example.com", &both).await.0, 201);
+    let addr = p.edge().https_addr().to_owned();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let h1 = tls::connector(&ca.pem(), &["http/1.1"]);
+    wait_cert(&h1, &addr, "shop.example.com", &shop.fingerprint()).await;
+    wait_cert(&h1, &addr, "both.example.com", &both.fingerprint()).await;
+
+    // Plain HTTP: 308 to HTTPS with the path and query, when a certificate covers the domain.
+    let r = p.edge_get("shop.example.com", "/a/b?x=1").await;
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], format!("https://shop.example.com:{port}/a/b?x=1").as_str());
+    assert!(r.headers().get("strict-transport-security").is_none(), "HSTS only over HTTPS");
+    let r = p.edge_get("plain.example.com", "/").await;
+    assert_eq!(r.status(), 200, "no certificate, no redirect");
+    let r = p.edge_get("both.example.com", "/").await;
+    assert_eq!(r.status(), 200, "redirect turned off");
+    let r = p.edge_get(&format!("cart.{BASE}"), "/").await;
+    assert_eq!(r.status(), 200, "platform hosts are not redirected");
+
+    let r = https_get(&h1, &addr, "shop.example.com", "/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("strict-transport-security"), Some("max-age=600; includeSubDomains"));
+    let r = https_get(&h1, &addr, "both.example.com", "/").await;
+    assert_eq!((r.status, r.header("strict-transport-security")), (200, None));
+
+    // A real client: curl with SNI, the test CA, and h2.
+    let ca_file = files.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let curl = |extra: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--resolve", &format!("shop.example.com:{port}:127.0.0.1"), "--cacert"])
+            .arg(&ca_file)
+            .args(["-w", "\n%{http_version} %{http_code}"])
+            .args(extra)
+            .arg(format!("https://shop.example.com:{port}/"))
+            .output()
+            .expect("curl is installed (deploy/test.sh installs it)");
+        assert!(out.status.success(), "curl: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(curl(&[]), "acme\n2 200");
+    assert_eq!(curl(&["--http1.1"]), "acme\n1.1 200");
+
+    // The edge restarted while the control plane is down still serves HTTPS.
+    let control_url = p.control().url().to_owned();
+    p.control.take().unwrap().stop();
+    start_https_edge(&mut p, control_url, files.path());
+    let addr = p.edge().https_addr().to_owned();
+    let r = https_get(&h1, &addr, "shop.example.com", "/").await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"acme"[..]));
+    let stream = tls::handshake(&h1, &addr, "shop.example.com").await.unwrap();
+    assert_eq!(tls::peer_fingerprint(&stream), shop.fingerprint());
+    assert_no_key(&p.edge().logs(), &shop, "the restarted edge's log");
 }
