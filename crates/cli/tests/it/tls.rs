@@ -440,3 +440,60 @@ async fn plain_http_redirects_hsts_curl_and_a_restart_without_the_control_plane(
     assert_eq!(tls::peer_fingerprint(&stream), shop.fingerprint());
     assert_no_key(&p.edge().logs(), &shop, "the restarted edge's log");
 }
+
+#[test]
+fn up_serves_https_with_a_generated_platform_certificate() {
+    use std::io::{BufRead, BufReader};
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(switchyard_testkit::bin_path("switchyard"))
+        .args([
+            "up",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--edge-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data.path())
+        .env_remove("SWITCHYARD_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut banner = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            banner += &line;
+            banner.push('\n');
+            if line.contains("Press Ctrl-C") {
+                let _ = tx.send(std::mem::take(&mut banner));
+            }
+        }
+    });
+    let banner = rx.recv_timeout(Duration::from_secs(30)).expect("`switchyard up` printed its banner");
+    let field = |label: &str| {
+        let line =
+            banner.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{label}: {banner}"));
+        line.trim_start()[label.len()..].split_whitespace().next().unwrap().to_owned()
+    };
+    let url = field("Sample shop (HTTPS)");
+    let cert = field("Platform certificate");
+    assert!(url.starts_with("https://shop.localhost:"), "{url}");
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap().to_owned();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--resolve"])
+        .arg(format!("shop.localhost:{port}:127.0.0.1"))
+        .args(["--cacert", &cert, &url])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 2", "{}", String::from_utf8_lossy(&out.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.path().join("tls/platform.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
