@@ -67,6 +67,8 @@ pub enum CertError {
     Expired { not_after: String },
     #[error("the leaf certificate is not valid until {not_before}")]
     NotYetValid { not_before: String },
+    #[error("chain order: the key's certificate is #{index} in the file; list the leaf first, then each issuer")]
+    LeafNotFirst { index: usize },
     #[error(
         "chain order: certificate #{index} ({subject}) is not issued by certificate #{next} ({next_subject}); list the leaf first, then each issuer"
     )]
@@ -83,7 +85,7 @@ impl CertError {
             CertError::NameMismatch { .. } => "name_mismatch",
             CertError::Expired { .. } => "certificate_expired",
             CertError::NotYetValid { .. } => "certificate_not_yet_valid",
-            CertError::ChainOrder { .. } => "chain_order",
+            CertError::ChainOrder { .. } | CertError::LeafNotFirst { .. } => "chain_order",
         }
     }
 }
@@ -128,10 +130,17 @@ pub fn validate(domain: &DomainName, chain_pem: &str, key: &KeyPem, now: SystemT
         PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|e| CertError::KeyPem(pem_error(&e)))?;
     let signing_key = rustls::crypto::ring::sign::any_supported_type(&key_der)
         .map_err(|_| CertError::Key("not an RSA, ECDSA (P-256, P-384) or Ed25519 key this server can use".into()))?;
-    let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing_key);
+    let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing_key.clone());
     match certified.keys_match() {
         Ok(()) => {}
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            // The key's certificate further down the file: the chain is out of order.
+            let matches = |der: &CertificateDer<'static>| {
+                rustls::sign::CertifiedKey::new(vec![der.clone()], signing_key.clone()).keys_match().is_ok()
+            };
+            if let Some(index) = chain.iter().skip(1).position(matches) {
+                return Err(CertError::LeafNotFirst { index: index + 2 });
+            }
             return Err(CertError::KeyMismatch);
         }
         Err(e) => return Err(CertError::Key(e.to_string())),

@@ -121,7 +121,7 @@ async fn certificates_are_validated_and_keys_never_come_back() {
         ("name", &wrong_name, 422, "name_mismatch", "does not cover shop.example.com"),
         ("expired", &expired, 422, "certificate_expired", "expired at 2002-01-01"),
         ("future", &future, 422, "certificate_not_yet_valid", "not valid until 3001-01-01"),
-        ("order", &misordered, 422, "", ""),
+        ("order", &misordered, 422, "chain_order", "the key's certificate is #2 in the file"),
         ("issuer", &wrong_issuer, 422, "chain_order", "is not issued by certificate #2"),
     ];
     let mut answers = String::new();
