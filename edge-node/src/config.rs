@@ -216,4 +216,29 @@ mod tests {
         let e = Config::load(Args { config: Some(file), ..args() }).unwrap_err();
         assert!(format!("{e:#}").contains("unknown field `http_adr`"), "{e:#}");
     }
+
+    #[test]
+    fn https_settings_are_checked_before_binding() {
+        let e = Config::load(Args { https_addr: Some("443".into()), ..args() }).unwrap_err();
+        assert!(e.to_string().contains("https_addr \"443\""), "{e}");
+        let e = Config::load(Args { tls_cert: Some("c.pem".into()), ..args() }).unwrap_err();
+        assert!(e.to_string().contains("tls_cert and tls_key go together"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let e = Config::load(Args { tls_cert: Some(cert.clone()), tls_key: Some(key.clone()), ..args() }).unwrap_err();
+        assert!(format!("{e:#}").contains("c.pem"), "{e:#}");
+
+        let leaf = switchyard_testkit::tls::Ca::new("CA").leaf(&["*.localhost"]);
+        std::fs::write(&cert, &leaf.chain_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        let file = dir.path().join("edge.toml");
+        let toml = format!("https_addr = \"127.0.0.1:8443\"\ntls_cert = {cert:?}\ntls_key = {key:?}\n");
+        std::fs::write(&file, toml).unwrap();
+        let c = Config::load(Args { config: Some(file), ..args() }).unwrap();
+        assert_eq!(c.https_addr.unwrap().to_string(), "127.0.0.1:8443");
+        assert!(c.default_cert.is_some());
+        assert!(!format!("{c:?}").contains("PRIVATE"), "Debug never shows key material");
+    }
 }
