@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Switchyard's whole test suite, on a fresh Debian machine with a Rust toolchain: installs what
-# the tests need (headless Chromium for the browser test), then checks formatting and lints and
+# the tests need (headless Chromium for the browser test, curl for the TLS test), then checks formatting and lints and
 # runs every unit and end-to-end test. Run from anywhere: `bash deploy/test.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

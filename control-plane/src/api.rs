@@ -19,11 +19,13 @@
 //! | POST   | /v1/edge/heartbeat            | edge/operator   | an edge reports what it serves        |
 //! | GET    | /v1/edges                     | operator        | the fleet: revision, lag, state       |
 //! | GET    | /v1/edges/wait?revision=N     | tenant/operator | long-poll until healthy edges reach N |
+//! | *      | /v1/domains, /v1/certs, …     |                 | custom domains and TLS: `api/domains` |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
 
 mod deploy;
+mod domains;
 mod edges;
 mod error;
 mod extract;
@@ -36,7 +38,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_blob::LocalBlobStore;
@@ -139,6 +141,11 @@ pub fn router(api: Api) -> Router {
         .route("/v1/edge/heartbeat", post(edges::heartbeat))
         .route("/v1/edges", get(edges::list))
         .route("/v1/edges/wait", get(edges::wait))
+        .route("/v1/domains", get(domains::list_domains).post(domains::add_domain))
+        .route("/v1/domains/{name}", delete(domains::remove_domain))
+        .route("/v1/certs", get(domains::list_certs).post(domains::add_cert))
+        .route("/v1/certs/{domain}", delete(domains::remove_cert))
+        .route("/v1/edge/certs/{id}", get(domains::edge_cert))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

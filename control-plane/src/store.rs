@@ -90,6 +90,28 @@ CREATE TABLE IF NOT EXISTS releases (
     undone       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS releases_by_channel ON releases (app_id, channel, id);
+CREATE TABLE IF NOT EXISTS domains (
+    name            TEXT PRIMARY KEY,
+    app_id          INTEGER NOT NULL REFERENCES apps (id),
+    channel         TEXT NOT NULL,
+    https_redirect  INTEGER NOT NULL DEFAULT 1,
+    hsts_max_age    INTEGER,
+    hsts_subdomains INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    id          TEXT PRIMARY KEY,
+    domain      TEXT NOT NULL UNIQUE REFERENCES domains (name),
+    subject     TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    not_before  TEXT NOT NULL,
+    not_after   TEXT NOT NULL,
+    sans        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    chain_len   INTEGER NOT NULL,
+    chain_pem   TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
 "#;
 
 pub(crate) fn now() -> String {
@@ -400,8 +422,9 @@ impl Store {
                 apps.entry(r.get(0)?).or_default().channels.insert(r.get(1)?, r.get(2)?);
             }
         }
+        let (domains, certs) = domains::snapshot_parts(&tx)?;
         tx.commit()?;
-        Ok(Snapshot { revision, apps })
+        Ok(Snapshot { revision, apps, domains, certs })
     }
 }
 
@@ -471,6 +494,9 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
         url: None,
     })
 }
+
+mod domains;
+pub use domains::NewDomain;
 
 #[cfg(test)]
 mod tests;

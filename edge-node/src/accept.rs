@@ -18,6 +18,8 @@ use crate::sites::Routes;
 
 /// How long a client may take to send request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -61,7 +63,7 @@ pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, s
                 let service = service_fn(move |req| {
                     // One snapshot per request, held to the end of the response headers; the
                     // body's bytes are reference-counted and outlive a swap.
-                    let response = respond(&routes.load(), &req);
+                    let response = respond(&routes.load(), &req, false);
                     std::future::ready(Ok::<_, Infallible>(response))
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
@@ -79,5 +81,59 @@ pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, s
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
+    }
+}
+
+/// Serves HTTPS on `listener`: the handshake runs in each connection's task under a timeout,
+/// then the same HTTP stack and `respond` as plain HTTP (h2 or HTTP/1.1 by ALPN).
+pub(crate) async fn serve_tls(
+    listener: TcpListener,
+    routes: Arc<ArcSwap<Routes>>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builder = Arc::new(builder());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let (routes, acceptor, builder) = (routes.clone(), acceptor.clone(), builder.clone());
+                // Watched from accept on, so a drain waits for handshakes in flight too.
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(error)) => {
+                            return tracing::debug!(%error, client.addr = %peer, "TLS handshake failed");
+                        }
+                        Err(_) => return tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
+                    };
+                    let service = service_fn(move |req| {
+                        let response = respond(&routes.load(), &req, true);
+                        std::future::ready(Ok::<_, Infallible>(response))
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(tls), service).into_owned();
+                    if let Err(error) = watcher.watch(conn).await {
+                        tracing::debug!(%error, client.addr = %peer, "connection closed with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all TLS connections drained"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining TLS connections"),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -24,6 +25,16 @@ pub struct Args {
     /// Address to serve plain HTTP on [default: 127.0.0.1:8080].
     #[arg(long, env = "SWITCHYARD_HTTP_ADDR")]
     pub http_addr: Option<String>,
+    /// Address to serve HTTPS on (custom domains' certificates by SNI; platform hosts with
+    /// the default certificate) [default: none, no HTTPS].
+    #[arg(long, env = "SWITCHYARD_HTTPS_ADDR")]
+    pub https_addr: Option<String>,
+    /// PEM certificate chain for platform hosts (`*.<base>`), used with --tls-key.
+    #[arg(long, env = "SWITCHYARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Directory for the blob cache and the last applied snapshot [default: ./.switchyard-edge].
     #[arg(long, env = "SWITCHYARD_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -52,6 +63,9 @@ struct FileConfig {
     control_plane: Option<String>,
     token_file: Option<PathBuf>,
     http_addr: Option<String>,
+    https_addr: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     name: Option<String>,
     region: Option<String>,
@@ -67,6 +81,9 @@ pub struct Config {
     pub control_plane: String,
     pub token: String,
     pub http_addr: SocketAddr,
+    pub https_addr: Option<SocketAddr>,
+    /// The operator's certificate for platform hosts, loaded and checked at start.
+    pub default_cert: Option<Arc<rustls::sign::CertifiedKey>>,
     pub cache_dir: PathBuf,
     pub name: String,
     pub region: String,
@@ -83,6 +100,8 @@ impl std::fmt::Debug for Config {
             .field("control_plane", &self.control_plane)
             .field("token", &"<redacted>")
             .field("http_addr", &self.http_addr)
+            .field("https_addr", &self.https_addr)
+            .field("default_cert", &self.default_cert.as_ref().map(|_| "<loaded>"))
             .field("cache_dir", &self.cache_dir)
             .field("name", &self.name)
             .field("region", &self.region)
@@ -123,6 +142,18 @@ impl Config {
         let http_addr = args.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8080".into());
         let http_addr: SocketAddr =
             http_addr.parse().with_context(|| format!("http_addr {http_addr:?} is not an address like 0.0.0.0:80"))?;
+        let https_addr = match args.https_addr.or(file.https_addr) {
+            Some(a) => Some(
+                a.parse::<SocketAddr>()
+                    .with_context(|| format!("https_addr {a:?} is not an address like 0.0.0.0:443"))?,
+            ),
+            None => None,
+        };
+        let default_cert = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(crate::tls::load_default(&cert, &key).context("tls_cert/tls_key")?),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key go together: give both or neither"),
+        };
         let base_domain = args.base_domain.or(file.base_domain).unwrap_or_else(|| "localhost".into());
         if base_domain.is_empty()
             || !base_domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
@@ -134,6 +165,8 @@ impl Config {
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,
+            https_addr,
+            default_cert,
             cache_dir: args.cache_dir.or(file.cache_dir).unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
             name,
             region: args.region.or(file.region).unwrap_or_else(|| "local".into()),
@@ -203,5 +236,30 @@ mod tests {
         std::fs::write(&file, "http_adr = \"x\"").unwrap();
         let e = Config::load(Args { config: Some(file), ..args() }).unwrap_err();
         assert!(format!("{e:#}").contains("unknown field `http_adr`"), "{e:#}");
+    }
+
+    #[test]
+    fn https_settings_are_checked_before_binding() {
+        let e = Config::load(Args { https_addr: Some("443".into()), ..args() }).unwrap_err();
+        assert!(e.to_string().contains("https_addr \"443\""), "{e}");
+        let e = Config::load(Args { tls_cert: Some("c.pem".into()), ..args() }).unwrap_err();
+        assert!(e.to_string().contains("tls_cert and tls_key go together"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let e = Config::load(Args { tls_cert: Some(cert.clone()), tls_key: Some(key.clone()), ..args() }).unwrap_err();
+        assert!(format!("{e:#}").contains("c.pem"), "{e:#}");
+
+        let leaf = switchyard_testkit::tls::Ca::new("CA").leaf(&["*.localhost"]);
+        std::fs::write(&cert, &leaf.chain_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        let file = dir.path().join("edge.toml");
+        let toml = format!("https_addr = \"127.0.0.1:8443\"\ntls_cert = {cert:?}\ntls_key = {key:?}\n");
+        std::fs::write(&file, toml).unwrap();
+        let c = Config::load(Args { config: Some(file), ..args() }).unwrap();
+        assert_eq!(c.https_addr.unwrap().to_string(), "127.0.0.1:8443");
+        assert!(c.default_cert.is_some());
+        assert!(!format!("{c:?}").contains("PRIVATE"), "Debug never shows key material");
     }
 }

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod serve;
 pub mod sites;
 mod sync;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ use crate::sites::Routes;
 /// An edge whose cache is open, whose persisted snapshot is loaded and whose socket is bound.
 pub struct Bound {
     listener: tokio::net::TcpListener,
+    https: Option<tokio::net::TcpListener>,
     routes: Arc<ArcSwap<Routes>>,
     syncer: sync::Syncer,
     status: Arc<heartbeat::Status>,
@@ -43,11 +45,21 @@ pub struct Bound {
 }
 
 /// Binds the HTTP socket, then opens everything else as [`bind_on`] does.
-pub async fn bind(config: Config) -> anyhow::Result<Bound> {
+pub async fn bind(mut config: Config) -> anyhow::Result<Bound> {
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP to {}", config.http_addr))?;
-    bind_on(config, listener)
+    let https = match config.https_addr {
+        Some(addr) => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTPS to {addr}"))?;
+            // Redirects name the real port, even when port 0 was asked for.
+            config.https_addr = Some(listener.local_addr()?);
+            Some(listener)
+        }
+        None => None,
+    };
+    Ok(bind_on(config, listener)?.with_https(https))
 }
 
 /// Opens the cache and restores the persisted snapshot, to serve on an already bound
@@ -61,10 +73,21 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let status = heartbeat::Status::new(&config);
     let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone(), status.clone());
     syncer.restore();
-    Ok(Bound { listener, routes, syncer, status, config, cache, memory })
+    Ok(Bound { listener, https: None, routes, syncer, status, config, cache, memory })
 }
 
 impl Bound {
+    /// Also serves HTTPS on an already bound `listener` (whose address `config.https_addr`
+    /// should name, for redirects).
+    pub fn with_https(mut self, listener: Option<tokio::net::TcpListener>) -> Bound {
+        self.https = listener;
+        self
+    }
+
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
@@ -77,6 +100,15 @@ impl Bound {
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
         let stop_on_signal = stop.clone();
+        let https = match self.https {
+            Some(listener) => {
+                let config = tls::server_config(self.routes.clone()).context("building the TLS configuration")?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                let routes = self.routes.clone();
+                Some(tokio::spawn(accept::serve_tls(listener, routes, acceptor, stop.clone().cancelled_owned())))
+            }
+            None => None,
+        };
         accept::serve(self.listener, self.routes, async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
@@ -84,6 +116,9 @@ impl Bound {
         })
         .await;
         stop.cancel();
+        if let Some(https) = https {
+            let _ = https.await;
+        }
         let _ = sync.await;
         Ok(())
     }

@@ -28,13 +28,19 @@ static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, mu
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
-/// Answers one request from `routes`.
-pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
+/// Answers one request from `routes`; `secure` says whether it came over TLS.
+pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
     // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
     let Some(host) = routes.host(&normalize_host(host)) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
+    if host.https_redirect
+        && !secure
+        && let Some(port) = routes.https_port
+    {
+        return https_redirect(host, req, port);
+    }
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
@@ -65,6 +71,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>) -> Response<Body> {
         Resolved::Plain(status) => site_plain(host, status, "not found\n"),
     };
     apply_header_rules(site, &path.display, res.headers_mut());
+    if secure && let Some(hsts) = &host.hsts {
+        res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
     if head {
         *res.body_mut() = Body::Empty;
     }
@@ -171,4 +180,21 @@ fn site_plain(host: &Host, status: StatusCode, text: &'static str) -> Response<B
     res.headers_mut().insert(header::CACHE_CONTROL, REVALIDATE.clone());
     common_headers(res.headers_mut(), host);
     res
+}
+
+/// `308` to the same host and path over HTTPS (a custom domain with a certificate).
+#[cold]
+fn https_redirect<B>(host: &Host, req: &Request<B>, port: u16) -> Response<Body> {
+    let name = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
+    let name = normalize_host(name);
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = if port == 443 { format!("https://{name}{path}") } else { format!("https://{name}:{port}{path}") };
+    let mut res = site_plain(host, StatusCode::PERMANENT_REDIRECT, "");
+    match HeaderValue::try_from(location) {
+        Ok(location) => {
+            res.headers_mut().insert(header::LOCATION, location);
+            res
+        }
+        Err(_) => site_plain(host, StatusCode::BAD_REQUEST, "bad request: unusable host\n"),
+    }
 }

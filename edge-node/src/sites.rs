@@ -64,6 +64,12 @@ impl BuildError {
 pub struct Routes {
     pub revision: u64,
     hosts: Map<String, Host>,
+    /// Custom wildcard domains: `*.example.com` is kept under `example.com`.
+    wildcards: Map<String, Host>,
+    /// TLS certificates of this snapshot, selected by SNI (see `tls`).
+    pub certs: crate::tls::Certs,
+    /// The HTTPS port plain-HTTP redirects point to, if the edge serves HTTPS.
+    pub https_port: Option<u16>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: Map<Digest, Arc<BlobBody>>,
 }
@@ -74,6 +80,10 @@ pub struct Host {
     pub site: Arc<Site>,
     /// Preview and version hosts ask search engines not to index them.
     pub noindex: bool,
+    /// Plain HTTP gets a 308 to HTTPS (a custom domain with a certificate, redirect on).
+    pub https_redirect: bool,
+    /// `Strict-Transport-Security` for HTTPS responses, prebuilt.
+    pub hsts: Option<HeaderValue>,
 }
 
 /// One version of one app.
@@ -134,7 +144,7 @@ impl Routes {
         base_domain: &str,
         previous: &Routes,
     ) -> Result<Routes, BuildError> {
-        let mut routes = Routes { revision: snapshot.revision, hosts: Map::default(), bodies: Map::default() };
+        let mut routes = Routes { revision: snapshot.revision, ..Routes::default() };
         for (app, state) in &snapshot.apps {
             let mut sites: HashMap<u64, Arc<Site>> = HashMap::new();
             for (&version, vref) in &state.versions {
@@ -147,16 +157,20 @@ impl Routes {
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
                 let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous)?);
                 let host = platform_host(app, &Selector::Version(version), base_domain);
-                routes.hosts.insert(host, Host { site: site.clone(), noindex: true });
+                routes
+                    .hosts
+                    .insert(host, Host { site: site.clone(), noindex: true, https_redirect: false, hsts: None });
                 sites.insert(version, site);
             }
             for (channel, version) in &state.channels {
                 if let Some(site) = sites.get(version) {
                     let host = platform_host(app, &Selector::Channel(channel.clone()), base_domain);
-                    routes.hosts.insert(host, Host { site: site.clone(), noindex: channel != LIVE });
+                    let noindex = channel != LIVE;
+                    routes.hosts.insert(host, Host { site: site.clone(), noindex, https_redirect: false, hsts: None });
                 }
             }
         }
+        routes.add_domains(snapshot, base_domain);
         Ok(routes)
     }
 
@@ -288,9 +302,33 @@ impl Routes {
         })
     }
 
-    /// What a normalized host name serves.
+    /// Custom domains route like platform hosts, to the site their (app, channel) serves.
+    fn add_domains(&mut self, snapshot: &Snapshot, base_domain: &str) {
+        for (name, route) in &snapshot.domains {
+            let platform = platform_host(&route.app, &Selector::Channel(route.channel.clone()), base_domain);
+            let Some(site) = self.hosts.get(&platform).map(|h| h.site.clone()) else { continue };
+            let has_cert = snapshot.certs.iter().any(|c| switchyard_model::domain::name_covers(&c.domain, name));
+            let host = Host {
+                site,
+                noindex: route.channel != LIVE,
+                https_redirect: route.https_redirect && has_cert,
+                hsts: route.hsts.and_then(|h| HeaderValue::try_from(h.header_value()).ok()),
+            };
+            match name.strip_prefix("*.") {
+                Some(parent) => self.wildcards.insert(parent.to_owned(), host),
+                None => self.hosts.insert(name.clone(), host),
+            };
+        }
+    }
+
+    /// What a normalized host name serves: an exact name, else a wildcard domain one label up.
     pub fn host(&self, host: &str) -> Option<&Host> {
-        self.hosts.get(host)
+        self.hosts.get(host).or_else(|| {
+            if self.wildcards.is_empty() {
+                return None;
+            }
+            switchyard_model::domain::parent_of(host).and_then(|parent| self.wildcards.get(parent))
+        })
     }
 
     pub fn host_count(&self) -> usize {

@@ -57,6 +57,8 @@ pub(crate) enum SyncError {
     Build(#[from] Box<BuildError>),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 pub(crate) struct Syncer {
@@ -140,7 +142,10 @@ impl Syncer {
                 false
             }
         });
-        match Routes::build(&snapshot, &self.cache, &self.memory, &self.config.base_domain, &Routes::default()) {
+        let built = Routes::build(&snapshot, &self.cache, &self.memory, &self.config.base_domain, &Routes::default())
+            .map_err(|e| SyncError::Build(Box::new(e)))
+            .and_then(|mut routes| attach_tls(&mut routes, &snapshot, &self.config).map(|()| routes));
+        match built {
             Ok(routes) => {
                 tracing::info!(
                     revision = routes.revision,
@@ -271,9 +276,11 @@ impl Syncer {
     /// cannot be had keeps its previously applied state.
     async fn apply(&self, snapshot: Snapshot) -> Result<(), SyncError> {
         let before = self.applied.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut effective = Snapshot { revision: snapshot.revision, apps: BTreeMap::new() };
+        let mut snapshot = snapshot;
+        let apps = std::mem::take(&mut snapshot.apps);
+        let mut effective = Snapshot { apps: BTreeMap::new(), ..snapshot };
         let mut app_errors = BTreeMap::new();
-        for (app, state) in snapshot.apps {
+        for (app, state) in apps {
             match self.prefetch_app(&state).await {
                 Ok(()) => {
                     effective.apps.insert(app, state);
@@ -289,12 +296,20 @@ impl Syncer {
             }
         }
 
+        self.fetch_certs(&effective).await?;
+
         let (cache, memory) = (self.cache.clone(), self.memory.clone());
         let base = self.config.base_domain.clone();
         let previous = self.routes.load_full();
         let old = previous.clone();
+        let config = self.config.clone();
         let (effective, routes, app_errors, failed) = tokio::task::spawn_blocking(move || {
-            build_isolated(effective, &before, app_errors, |s| Routes::build(s, &cache, &memory, &base, &old))
+            let (effective, routes, app_errors, failed) =
+                build_isolated(effective, &before, app_errors, |s| Routes::build(s, &cache, &memory, &base, &old));
+            let routes = routes
+                .map_err(|e| SyncError::Build(Box::new(e)))
+                .and_then(|mut routes| attach_tls(&mut routes, &effective, &config).map(|()| routes));
+            (effective, routes, app_errors, failed)
         })
         .await
         .expect("building routes does not panic");
@@ -305,7 +320,7 @@ impl Syncer {
                 verified.remove(digest);
             }
         }
-        let routes = Arc::new(routes.map_err(Box::new)?);
+        let routes = Arc::new(routes?);
         self.routes.store(routes.clone());
         // Bodies only the old routes held leave memory once no request can reach them.
         let (cache, memory) = (self.cache.clone(), self.memory.clone());
@@ -313,6 +328,7 @@ impl Syncer {
         self.retry.store(!app_errors.is_empty(), Ordering::Relaxed);
         self.status.applied(&effective, app_errors);
         self.persist(&effective).await?;
+        crate::tls::prune(&crate::tls::dir(&self.config.cache_dir), &effective);
         *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = effective.clone();
         self.collect_garbage(effective).await;
         Ok(())
@@ -348,6 +364,38 @@ impl Syncer {
         for digest in &evicted {
             verified.remove(digest);
         }
+    }
+
+    /// Fetches the chain and key of every certificate the snapshot names and the cache lacks.
+    async fn fetch_certs(&self, snapshot: &Snapshot) -> Result<(), SyncError> {
+        let dir = crate::tls::dir(&self.config.cache_dir);
+        for cert in &snapshot.certs {
+            if dir.join(format!("{}.pem", cert.id)).exists() {
+                continue;
+            }
+            let url = format!("{}/v1/edge/certs/{}", self.config.control_plane, cert.id);
+            let unreachable = |source| SyncError::Unreachable { url: url.clone(), source };
+            let response = self.client.get(&url).bearer_auth(&self.config.token).send().await.map_err(unreachable)?;
+            if !response.status().is_success() {
+                let status = response.status();
+                return Err(SyncError::Status { url, status, body: response.text().await.unwrap_or_default() });
+            }
+            #[derive(serde::Deserialize)]
+            struct Material {
+                chain: String,
+                key: String,
+            }
+            let bytes = response.bytes().await.map_err(unreachable)?;
+            let material: Material = serde_json::from_slice(&bytes).map_err(SyncError::BadSnapshot)?;
+            let (dir, id, fingerprint) = (dir.clone(), cert.id.clone(), cert.fingerprint.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::tls::store(&dir, &id, &fingerprint, &material.chain, &material.key)
+            })
+            .await
+            .expect("writing does not panic")?;
+            tracing::info!(domain = %cert.domain, fingerprint = %cert.fingerprint, "fetched a certificate");
+        }
+        Ok(())
     }
 
     async fn read_manifest(&self, digest: &Digest) -> Result<Manifest, SyncError> {
@@ -453,6 +501,8 @@ impl SyncError {
             }
             SyncError::BadSnapshot(_) => false,
             SyncError::BadManifest { .. } | SyncError::Blob { .. } | SyncError::Build(_) | SyncError::Io { .. } => true,
+            // Certificates belong to the whole snapshot, not to one app.
+            SyncError::Tls(_) => false,
         }
     }
 }
@@ -517,6 +567,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SyncError> {
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// Loads the snapshot's certificates into `routes`, with the HTTPS port redirects point to.
+fn attach_tls(routes: &mut Routes, snapshot: &Snapshot, config: &Config) -> Result<(), SyncError> {
+    let dir = crate::tls::dir(&config.cache_dir);
+    routes.certs = crate::tls::Certs::load(snapshot, &dir, config.default_cert.clone(), &config.base_domain)?;
+    routes.https_port = config.https_addr.map(|a| a.port());
+    Ok(())
 }
 
 #[cfg(test)]

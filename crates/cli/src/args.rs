@@ -90,6 +90,16 @@ pub enum Command {
         #[arg(long)]
         app: String,
     },
+    /// Manage custom domains.
+    Domains {
+        #[command(subcommand)]
+        command: crate::domains::DomainsCommand,
+    },
+    /// Manage TLS certificates of custom domains.
+    Certs {
+        #[command(subcommand)]
+        command: crate::domains::CertsCommand,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -145,4 +155,8 @@ pub struct UpArgs {
     /// Base domain for platform host names; `localhost` works in browsers with no DNS set-up.
     #[arg(long, default_value = "localhost")]
     pub base_domain: String,
+    /// Also serve HTTPS here; platform hosts use a self-signed `*.<base>` certificate made on
+    /// first run under `<data>/tls/` (its path is printed), custom domains their own.
+    #[arg(long)]
+    pub https_addr: Option<SocketAddr>,
 }

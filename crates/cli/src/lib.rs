@@ -6,6 +6,7 @@
 //! `switchyard-client` (and links the control plane and edge libraries only for `up`).
 
 mod args;
+mod domains;
 mod fleet;
 mod output;
 mod pack;
@@ -143,6 +144,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
+        Command::Domains { command } => domains::domains(&client, &out, command).await?,
+        Command::Certs { command } => domains::certs(&client, &out, command).await?,
         Command::Releases { app } => {
             let releases = client.releases(&app).await?;
             out.print(&releases, || {

@@ -29,6 +29,17 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let edge_listener = tokio::net::TcpListener::bind(args.edge_addr)
         .await
         .with_context(|| format!("binding the edge to {}", args.edge_addr))?;
+    let https_listener = match args.https_addr {
+        Some(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding HTTPS to {addr}"))?)
+        }
+        None => None,
+    };
+    let https_addr = https_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let platform_cert = match https_addr {
+        Some(_) => Some(platform_cert(&data, &args.base_domain)?),
+        None => None,
+    };
     let api_addr = api_listener.local_addr()?;
     let edge_addr = edge_listener.local_addr()?;
     let api_url = format!("http://{api_addr}");
@@ -53,9 +64,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         cache_dir: Some(data.join("edge-cache")),
         name: Some("up".into()),
         base_domain: Some(args.base_domain.clone()),
+        https_addr: https_addr.map(|a| a.to_string()),
+        tls_cert: platform_cert.as_ref().map(|(cert, _)| cert.clone()),
+        tls_key: platform_cert.as_ref().map(|(_, key)| key.clone()),
         ..Default::default()
     })?;
-    let edge = switchyard_edge::bind_on(edge_config, edge_listener)?;
+    let edge = switchyard_edge::bind_on(edge_config, edge_listener)?.with_https(https_listener);
     let edge_task = tokio::spawn(edge.serve(stop.clone().cancelled_owned()));
 
     let first_run = ensure_sample(&admin).await?;
@@ -70,6 +84,16 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             out +=
                 &format!("  {channel:<20} {}  ({version})\n", app.url.replacen("://", &format!("://{channel}--"), 1));
         }
+    }
+    if let (Some(addr), Some((cert, _))) = (https_addr, &platform_cert) {
+        let https = app.url.replacen("http://", "https://", 1).replacen(
+            &format!(":{}/", edge_addr.port()),
+            &format!(":{}/", addr.port()),
+            1,
+        );
+        out += &format!("  Sample shop (HTTPS)  {https}\n");
+        out +=
+            &format!("  Platform certificate {}  (self-signed; trust it to skip browser warnings)\n", cert.display());
     }
     out += &format!("  Control plane API    {api_url}\n");
     out += &format!("  Operator token       {admin_token}\n");
@@ -128,6 +152,29 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
     writeln!(f, "{secret}").and_then(|()| f.sync_all()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The self-signed certificate for `*.<base>` that platform hosts use over HTTPS, made with
+/// rcgen in `<data>/tls/` on first run (key mode 0600) and reused after.
+fn platform_cert(data: &Path, base: &str) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let dir = data.join("tls");
+    let (cert, key) = (dir.join("platform.pem"), dir.join("platform.key"));
+    if cert.is_file() && key.is_file() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Clients refuse a wildcard one label above a top-level name (`*.localhost`), so the
+    // sample shop's hosts are named too.
+    let names = vec![
+        format!("*.{base}"),
+        base.to_owned(),
+        format!("{SAMPLE_APP}.{base}"),
+        format!("preview--{SAMPLE_APP}.{base}"),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
+    write_secret(&key, generated.signing_key.serialize_pem().trim_end())?;
+    std::fs::write(&cert, generated.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
+    Ok((cert, key))
 }
 
 /// Creates the demo tenant and the sample shop, deploys and promotes it, unless the app

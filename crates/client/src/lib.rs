@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-pub use switchyard_model::api::{Release, VersionInfo as Version};
+pub use switchyard_model::api::{CertInfo, DomainInfo, Release, VersionInfo as Version};
 pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
 
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +196,53 @@ impl Client {
     pub async fn releases(&self, app: &str) -> Result<Vec<Release>, Error> {
         self.get(&format!("apps/{app}/releases")).await
     }
+
+    async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let url = self.url(path);
+        self.send(self.http.delete(&url), url).await
+    }
+
+    pub async fn add_domain(&self, name: &str, app: &str, opts: &DomainOptions) -> Result<DomainInfo, Error> {
+        let body = json!({
+            "name": name,
+            "app": app,
+            "channel": opts.channel,
+            "https_redirect": opts.https_redirect,
+            "hsts_max_age": opts.hsts_max_age,
+            "hsts_include_subdomains": opts.hsts_include_subdomains,
+        });
+        self.post("domains", body).await
+    }
+
+    pub async fn list_domains(&self) -> Result<Vec<DomainInfo>, Error> {
+        self.get("domains").await
+    }
+
+    pub async fn remove_domain(&self, name: &str) -> Result<serde_json::Value, Error> {
+        self.delete(&format!("domains/{name}")).await
+    }
+
+    /// Uploads a PEM chain (leaf first) and its PEM private key for `domain`.
+    pub async fn add_cert(&self, domain: &str, chain_pem: &str, key_pem: &str) -> Result<CertInfo, Error> {
+        self.post("certs", json!({ "domain": domain, "cert": chain_pem, "key": key_pem })).await
+    }
+
+    pub async fn list_certs(&self) -> Result<Vec<CertInfo>, Error> {
+        self.get("certs").await
+    }
+
+    pub async fn remove_cert(&self, domain: &str) -> Result<serde_json::Value, Error> {
+        self.delete(&format!("certs/{domain}")).await
+    }
+}
+
+/// Options of `domains add`.
+#[derive(Debug, Clone, Default)]
+pub struct DomainOptions {
+    pub channel: Option<String>,
+    pub https_redirect: Option<bool>,
+    pub hsts_max_age: Option<u64>,
+    pub hsts_include_subdomains: bool,
 }
 
 impl Client {

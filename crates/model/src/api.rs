@@ -39,3 +39,37 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+
+/// A merchant's own domain, as `GET /v1/domains` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    pub name: String,
+    pub app: String,
+    pub channel: String,
+    pub tenant: String,
+    pub https_redirect: bool,
+    /// HSTS `max-age` in seconds, if HSTS is on.
+    pub hsts_max_age: Option<u64>,
+    pub hsts_include_subdomains: bool,
+    /// Fingerprint of the certificate uploaded for this name, if any.
+    pub cert: Option<String>,
+    pub created_at: String,
+}
+
+/// An uploaded certificate, as `GET /v1/certs` lists it. Never carries the private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertInfo {
+    pub id: String,
+    pub domain: String,
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// DNS names of the leaf's subjectAltName extension.
+    pub sans: Vec<String>,
+    /// SHA-256 of the leaf certificate's DER, lowercase hex.
+    pub fingerprint: String,
+    /// Certificates in the uploaded chain, leaf included.
+    pub chain_len: usize,
+    pub created_at: String,
+}

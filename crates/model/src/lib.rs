@@ -10,6 +10,7 @@
 
 pub mod api;
 mod digest;
+pub mod domain;
 pub mod fleet;
 pub mod hosts;
 mod manifest;
@@ -18,11 +19,12 @@ pub mod rules;
 mod snapshot;
 
 pub use digest::{Digest, DigestError, Sha256Writer};
+pub use domain::{DomainError, DomainName};
 pub use hosts::Selector;
 pub use manifest::{Encoded, Encoding, FileEntry, Manifest, ManifestError};
 pub use name::{Name, NameError};
 pub use rules::SiteRules;
-pub use snapshot::{AppState, Snapshot, VersionRef};
+pub use snapshot::{AppState, CertRef, DomainRoute, Hsts, Snapshot, VersionRef};
 
 /// The channel that live traffic follows.
 pub const LIVE: &str = "live";

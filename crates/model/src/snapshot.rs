@@ -13,6 +13,58 @@ pub struct Snapshot {
     pub revision: u64,
     /// Keyed by app name.
     pub apps: BTreeMap<String, AppState>,
+    /// Merchants' own domains (`shop.example.com`, `*.example.com`) → what they serve.
+    /// Absent in snapshots persisted before custom domains existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub domains: BTreeMap<String, DomainRoute>,
+    /// Certificates edges serve, by reference only: an edge fetches the chain and key of an
+    /// id it does not hold with its edge token. Never carries key material.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certs: Vec<CertRef>,
+}
+
+/// What a custom domain serves and how it treats plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRoute {
+    pub app: String,
+    pub channel: String,
+    /// Answer plain HTTP with a 308 to HTTPS when a certificate covers the domain.
+    #[serde(default = "yes")]
+    pub https_redirect: bool,
+    /// `Strict-Transport-Security` sent on HTTPS responses, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<Hsts>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hsts {
+    pub max_age: u64,
+    #[serde(default)]
+    pub include_subdomains: bool,
+}
+
+impl Hsts {
+    /// The header value, e.g. `max-age=31536000; includeSubDomains`.
+    pub fn header_value(&self) -> String {
+        if self.include_subdomains {
+            format!("max-age={}; includeSubDomains", self.max_age)
+        } else {
+            format!("max-age={}", self.max_age)
+        }
+    }
+}
+
+/// A certificate uploaded for `domain` (the name edges select it by, exact or wildcard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertRef {
+    pub id: String,
+    pub domain: String,
+    /// SHA-256 of the leaf certificate's DER, lowercase hex.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

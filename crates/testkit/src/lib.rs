@@ -6,6 +6,7 @@
 
 pub mod archive;
 mod process;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 

@@ -23,6 +23,8 @@ pub fn bin_path(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     url: String,
+    /// `https://ADDR` if the server announced HTTPS (before its `listening on` line).
+    https_url: Option<String>,
     log: PathBuf,
 }
 
@@ -36,23 +38,27 @@ impl Server {
         // Keep draining stdout for the life of the process so it never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut https = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("serving https at ").nth(1) {
+                    https = Some(url.trim().to_owned());
+                }
                 if let Some(url) = line.split("listening on ").nth(1)
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(url.trim().to_owned());
+                    let _ = tx.send((url.trim().to_owned(), https.take()));
                 }
             }
         });
-        let url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
+        let (url, https_url) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(urls) => urls,
             Err(_) => {
                 let _ = child.kill();
                 let logs = std::fs::read_to_string(&log).unwrap_or_default();
                 panic!("server did not announce its address within 30 s; its log:\n{logs}");
             }
         };
-        Server { child, url, log }
+        Server { child, url, https_url, log }
     }
 
     fn stop(&mut self) {
@@ -158,6 +164,11 @@ impl Edge {
 
     pub fn addr(&self) -> &str {
         self.url().trim_start_matches("http://")
+    }
+
+    /// `127.0.0.1:PORT` of the HTTPS listener (started with `--https-addr`).
+    pub fn https_addr(&self) -> &str {
+        self.server.https_url.as_deref().expect("the edge serves HTTPS").trim_start_matches("https://")
     }
 
     pub fn logs(&self) -> String {

@@ -27,7 +27,7 @@ fn evicts_only_unreferenced_blobs_and_only_over_budget() {
     let cache = LocalBlobStore::open(dir.path()).unwrap();
     let kept = manifest_with(&cache, &[&[b'k'; 1000]]);
     let old = [cache.put_bytes(&[b'a'; 1000]).unwrap(), cache.put_bytes(&[b'b'; 1000]).unwrap()];
-    let mut snapshot = Snapshot { revision: 3, apps: BTreeMap::new() };
+    let mut snapshot = Snapshot { revision: 3, ..Default::default() };
     let versions = [(1, VersionRef { manifest: kept, created: 0 })].into();
     snapshot.apps.insert("cart".into(), AppState { channels: [("live".into(), 1)].into(), versions });
 

@@ -20,8 +20,16 @@ fn failing(app: &str, digest: Digest) -> BuildError {
 
 #[test]
 fn a_failing_app_falls_back_to_its_previous_state_and_others_move_on() {
-    let before = Snapshot { revision: 1, apps: [("cart".into(), app(1, 1)), ("shop".into(), app(1, 2))].into() };
-    let next = Snapshot { revision: 2, apps: [("cart".into(), app(2, 3)), ("shop".into(), app(2, 4))].into() };
+    let before = Snapshot {
+        revision: 1,
+        apps: [("cart".into(), app(1, 1)), ("shop".into(), app(1, 2))].into(),
+        ..Default::default()
+    };
+    let next = Snapshot {
+        revision: 2,
+        apps: [("cart".into(), app(2, 3)), ("shop".into(), app(2, 4))].into(),
+        ..Default::default()
+    };
     let bad = Digest::from_bytes([3; 32]);
     let (built, routes, errors, failed) = build_isolated(next, &before, BTreeMap::new(), |s| {
         if s.apps["cart"].versions.values().any(|v| v.manifest == bad) {
@@ -40,8 +48,12 @@ fn a_failing_app_falls_back_to_its_previous_state_and_others_move_on() {
 
 #[test]
 fn an_app_that_fails_even_in_its_previous_state_is_left_out() {
-    let before = Snapshot { revision: 1, apps: [("cart".into(), app(1, 1))].into() };
-    let next = Snapshot { revision: 2, apps: [("cart".into(), app(2, 3)), ("shop".into(), app(1, 2))].into() };
+    let before = Snapshot { revision: 1, apps: [("cart".into(), app(1, 1))].into(), ..Default::default() };
+    let next = Snapshot {
+        revision: 2,
+        apps: [("cart".into(), app(2, 3)), ("shop".into(), app(1, 2))].into(),
+        ..Default::default()
+    };
     let (built, routes, errors, _) = build_isolated(next, &before, BTreeMap::new(), |s| match s.apps.get("cart") {
         Some(state) => Err(failing("cart", state.versions.values().next().unwrap().manifest)),
         None => Ok(Routes::default()),

@@ -10,4 +10,5 @@ mod fleet;
 mod isolation;
 mod restart;
 mod serving;
+mod tls;
 mod up;

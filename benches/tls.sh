@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# HTTPS on the edge vs nginx, side by side in one run, with the same ECDSA P-256 certificate
+# (made here with openssl, signed by a throwaway CA) and the same 2 KiB index.html:
+#   - keep-alive requests/s: wrk -t1 -c64 over HTTPS (TLS 1.3, HTTP/1.1);
+#   - full handshakes/s: wrk with `Connection: close`, so every request is a new TCP
+#     connection and a full handshake (wrk does not resume sessions), with 64 connections
+#     and with 1 at a time. (`openssl s_time` cannot send SNI in OpenSSL 3.0, and the edge
+#     refuses handshakes without SNI, so it is not used.)
+# Each server is pinned to one core (SERVER_CPU), the load generator to another (CLIENT_CPU).
+#
+#   bash benches/tls.sh          # DURATION=10s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
+#
+# wrk sends the URL's host as SNI, so `shop.bench.example` must resolve to 127.0.0.1: the
+# script adds that line to /etc/hosts if it is missing (and says so). Installs wrk, nginx and
+# openssl if missing. Prints a Markdown table for benches/README.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT_EDGE_HTTP=18480 PORT_EDGE=18481 PORT_NGINX=18482
+DOMAIN=shop.bench.example
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || missing+=(nginx-light)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v python3 >/dev/null || missing+=(python3)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! getent hosts "$DOMAIN" | grep -q 127.0.0.1; then
+  echo "adding '127.0.0.1 $DOMAIN' to /etc/hosts (wrk sends the URL's host as SNI)" >&2
+  echo "127.0.0.1 $DOMAIN" | $sudo tee -a /etc/hosts >/dev/null
+fi
+cd "$ROOT"
+cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge
+BIN="$ROOT/target/release"
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# --- The certificate: a CA and an ECDSA P-256 leaf for $DOMAIN; the bundle: 2 KiB index.html.
+cd "$WORK"
+openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+openssl req -x509 -new -key ca.key -subj "/CN=Bench CA" -days 2 -out ca.pem 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out leaf.key
+openssl req -new -key leaf.key -subj "/CN=$DOMAIN" -out leaf.csr 2>/dev/null
+printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' "$DOMAIN" >ext.cnf
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out leaf.pem 2>/dev/null
+cat leaf.pem ca.pem >fullchain.pem
+mkdir -p site
+python3 -c "
+page = '<!doctype html><html><head><title>Bench Shop</title></head><body><h1>Bench Shop</h1>'
+page += ''.join(f'<p>Product {i}</p>' for i in range(200))
+open('site/index.html', 'w').write(page[:2048 - 14] + '</body></html>')
+"
+cd "$ROOT"
+
+wait_https() { # port
+  for _ in $(seq 1 200); do
+    curl -fs -o /dev/null --cacert "$WORK/ca.pem" "https://$DOMAIN:$1/" && return 0
+    sleep 0.05
+  done
+  echo "HTTPS on port $1 did not come up" >&2; exit 1
+}
+
+# --- Switchyard: control plane on the client core (idle during the runs), edge on the server core.
+export SWITCHYARD_ADMIN_TOKEN=sya_bench_0123456789abcdef
+taskset -c "$CLIENT_CPU" "$BIN/switchyard-control" --api-addr 127.0.0.1:0 --data "$WORK/cp" --base-domain bench.local \
+  >"$WORK/cp.out" 2>"$WORK/cp.log" & pids+=($!)
+for _ in $(seq 1 200); do grep -q "listening on" "$WORK/cp.out" 2>/dev/null && break; sleep 0.05; done
+API=$(sed -n 's/.*listening on //p' "$WORK/cp.out")
+cli() { SWITCHYARD_API="$API" SWITCHYARD_TOKEN="$SWITCHYARD_ADMIN_TOKEN" "$BIN/switchyard" "$@"; }
+EDGE_TOKEN=$(cli edge-token create --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+cli tenants create bench >/dev/null
+cli apps create shop --tenant bench >/dev/null
+cli deploy "$WORK/site" --app shop --promote >/dev/null
+cli domains add "$DOMAIN" --app shop >/dev/null
+cli certs add --domain "$DOMAIN" --cert "$WORK/fullchain.pem" --key "$WORK/leaf.key" >/dev/null
+taskset -c "$SERVER_CPU" "$BIN/switchyard-edge" --control-plane "$API" --token "$EDGE_TOKEN" \
+  --http-addr "127.0.0.1:$PORT_EDGE_HTTP" --https-addr "127.0.0.1:$PORT_EDGE" --cache-dir "$WORK/edge" \
+  --base-domain bench.local 2>"$WORK/edge.log" >/dev/null & pids+=($!)
+wait_https "$PORT_EDGE"
+
+# --- nginx: one worker, same certificate and file, session cache and tickets on, h2 offered.
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes 1;
+error_log $WORK/nginx/logs/error.log error;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  open_file_cache max=10000 inactive=60s;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen 127.0.0.1:$PORT_NGINX ssl http2;
+    server_name $DOMAIN;
+    ssl_certificate $WORK/fullchain.pem;
+    ssl_certificate_key $WORK/leaf.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    root $WORK/site;
+  }
+}
+CONF
+taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx.err" & pids+=($!)
+wait_https "$PORT_NGINX"
+
+rps() { # wrk output → requests/s
+  awk '/Requests\/sec/ {print $2}'
+}
+keepalive() { # port
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "https://$DOMAIN:$1/" | rps
+}
+handshakes_wrk() { # port
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
+}
+handshakes_one() { # port
+  taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$DURATION" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
+}
+answer() { # port → "status protocol bytes" of one HTTP/1.1 curl with the CA (what wrk speaks)
+  curl -s -o /dev/null --http1.1 --cacert "$WORK/ca.pem" -w '%{http_code} h%{http_version} %{size_download}' \
+    "https://$DOMAIN:$1/"
+}
+
+echo "| measure | server | answer (status, protocol, bytes) | per second | edge ÷ this |"
+echo "|---|---|---|---:|---:|"
+for measure in keepalive handshakes_wrk handshakes_one; do
+  edge=$($measure "$PORT_EDGE")
+  nginx=$($measure "$PORT_NGINX")
+  label=$measure
+  case $measure in
+    keepalive) label="keep-alive requests (wrk -c$CONNECTIONS, HTTP/1.1)" ;;
+    handshakes_wrk) label="full handshakes (wrk -c$CONNECTIONS, Connection: close)" ;;
+    handshakes_one) label="full handshakes (wrk -c1, Connection: close)" ;;
+  esac
+  echo "| $label | switchyard-edge | $(answer "$PORT_EDGE") | $edge | 1.00 |"
+  echo "| $label | nginx | $(answer "$PORT_NGINX") | $nginx | $(python3 -c "print(f'{$edge / $nginx:.2f}')") |"
+done
