@@ -5,6 +5,7 @@ mod archives;
 mod browser;
 mod cli;
 mod e2e;
+mod incremental;
 mod isolation;
 mod restart;
 mod serving;
