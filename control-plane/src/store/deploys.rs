@@ -15,7 +15,7 @@ use switchyard_model::{Digest, Encoded};
 
 use super::{App, NewVersion, Result, Store, StoreError, insert_version, now};
 
-/// Open deploys older than this are dropped when the next one opens.
+/// Deploys (open or finalized) older than this are dropped when the next one opens.
 const OPEN_DEPLOY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// An open deploy as stored: the request it was opened with (JSON, parsed by the API).
@@ -40,7 +40,7 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cutoff = std::time::SystemTime::now() - OPEN_DEPLOY_TTL;
         let cutoff = humantime::format_rfc3339_seconds(cutoff).to_string();
-        tx.execute("DELETE FROM deploys WHERE version IS NULL AND created_at < ?1", [cutoff])?;
+        tx.execute("DELETE FROM deploys WHERE created_at < ?1", [cutoff])?;
         tx.execute(
             "INSERT INTO deploys (id, app_id, request, missing, actor, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, app.id, request, missing, actor, now()],

@@ -289,3 +289,6 @@ async fn hash_all(files: &[Local], progress: &Progress) -> anyhow::Result<Vec<Li
     }
     Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect())
 }
+
+#[cfg(test)]
+mod tests;
