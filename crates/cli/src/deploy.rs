@@ -103,6 +103,8 @@ pub(crate) async fn deploy_dir(
     jobs: usize,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    // An unknown app or a refused token fails before a large site is hashed.
+    client.app(app).await?;
     let progress = Progress::new();
     let mut files = Vec::new();
     walk(dir, "", &mut files)?;
