@@ -206,10 +206,10 @@ impl<'a> Files<'a> {
 
     fn add_config(&mut self, name: &'static str, reader: impl Read) -> Result<(), Error> {
         let mut bytes = Vec::new();
-        reader.take(rules::MAX_RULES_FILE + 1).read_to_end(&mut bytes).map_err(|e| Error::CorruptEntry {
-            entry: name.to_owned(),
-            reason: format!("{e} (it must be UTF-8 text)"),
-        })?;
+        reader
+            .take(rules::MAX_RULES_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::CorruptEntry { entry: name.to_owned(), reason: e.to_string() })?;
         self.configs.push((name, config_text(name, bytes)?));
         Ok(())
     }
