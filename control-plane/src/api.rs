@@ -14,6 +14,8 @@
 //! | POST   | /v1/apps/{app}/promote        | tenant/operator | point a channel at a version          |
 //! | POST   | /v1/apps/{app}/rollback       | tenant/operator | point a channel back                  |
 //! | GET    | /v1/apps/{app}/releases       | tenant/operator | pointer moves                         |
+//! | POST   | /v1/apps/{app}/deploys…       | tenant/operator | content-addressed deploy (`uploads`)  |
+//! | GET    | /v1/apps/{app}/versions/{v}/files | tenant/operator | a version's files (for diff)      |
 //! | GET    | /v1/edge/snapshot?after=N     | edge/operator   | long-poll for a revision above N      |
 //! | GET    | /v1/blobs/{sha256}            | edge/operator   | one blob's bytes                      |
 //! | POST   | /v1/edge/heartbeat            | edge/operator   | an edge reports what it serves        |
@@ -29,6 +31,8 @@ mod domains;
 mod edges;
 mod error;
 mod extract;
+mod files;
+mod uploads;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,6 +137,14 @@ pub fn router(api: Api) -> Router {
             // The deploy handler counts the upload itself (see `deploy::receive`).
             get(list_versions).post(deploy::deploy).layer(DefaultBodyLimit::disable()),
         )
+        .route("/v1/apps/{app}/versions/{version}/files", get(files::version_files))
+        .route("/v1/apps/{app}/deploys", post(uploads::open).layer(DefaultBodyLimit::max(64 * 1024 * 1024)))
+        .route(
+            "/v1/apps/{app}/deploys/{id}/blobs/{digest}",
+            // The upload handler counts the body against the listed size itself.
+            axum::routing::put(uploads::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/apps/{app}/deploys/{id}/finalize", post(uploads::finalize))
         .route("/v1/apps/{app}/promote", post(promote))
         .route("/v1/apps/{app}/rollback", post(rollback))
         .route("/v1/apps/{app}/releases", get(list_releases))
@@ -235,6 +247,9 @@ fn app_json(api: &Api, app: &App, channels: &std::collections::BTreeMap<String, 
         "created_at": app.created_at,
         "channels": channels,
         "url": api.url(&app.name, &Selector::Channel(LIVE.to_owned())),
+        // What the CLI builds other URLs from (`switchyard open --channel`).
+        "edge_url": api.inner.config.edge_url,
+        "base_domain": api.inner.config.base_domain,
     })
 }
 

@@ -112,6 +112,25 @@ CREATE TABLE IF NOT EXISTS certificates (
     chain_pem   TEXT NOT NULL,
     created_at  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deploys (
+    id         TEXT PRIMARY KEY,
+    app_id     INTEGER NOT NULL REFERENCES apps (id),
+    request    TEXT NOT NULL,
+    missing    INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    version    INTEGER
+);
+CREATE TABLE IF NOT EXISTS deploy_blobs (
+    deploy_id TEXT NOT NULL REFERENCES deploys (id) ON DELETE CASCADE,
+    sha256    TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (deploy_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS encodings (
+    source   TEXT PRIMARY KEY,
+    variants TEXT NOT NULL
+);
 "#;
 
 pub(crate) fn now() -> String {
@@ -303,20 +322,9 @@ impl Store {
     /// it, and bumps the revision, all in one transaction. Returns (number, revision).
     pub fn create_version(&mut self, app: &App, v: NewVersion<'_>) -> Result<(u64, u64)> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let number: u64 = tx.query_row("SELECT next_version FROM apps WHERE id = ?1", [app.id], |r| r.get(0))?;
-        tx.execute("UPDATE apps SET next_version = next_version + 1 WHERE id = ?1", [app.id])?;
-        let at = now();
-        tx.execute(
-            "INSERT INTO versions (app_id, number, manifest, files, bytes, message, created_by, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![app.id, number, v.manifest.to_hex(), v.files, v.bytes, v.message, v.actor, at],
-        )?;
-        let revision = bump_revision(&tx)?;
-        for channel in v.channels {
-            move_pointer(&tx, app.id, channel, number, "deploy", v.actor, &at, revision)?;
-        }
+        let created = insert_version(&tx, app, v)?;
         tx.commit()?;
-        Ok((number, revision))
+        Ok(created)
     }
 
     pub fn list_versions(&self, app: &App) -> Result<Vec<VersionInfo>> {
@@ -442,6 +450,24 @@ fn insert_token(
     Ok(())
 }
 
+/// Creates the version row, points `v.channels` at it and bumps the revision, inside `tx`.
+/// Returns (number, revision).
+fn insert_version(tx: &rusqlite::Transaction<'_>, app: &App, v: NewVersion<'_>) -> Result<(u64, u64)> {
+    let number: u64 = tx.query_row("SELECT next_version FROM apps WHERE id = ?1", [app.id], |r| r.get(0))?;
+    tx.execute("UPDATE apps SET next_version = next_version + 1 WHERE id = ?1", [app.id])?;
+    let at = now();
+    tx.execute(
+        "INSERT INTO versions (app_id, number, manifest, files, bytes, message, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![app.id, number, v.manifest.to_hex(), v.files, v.bytes, v.message, v.actor, at],
+    )?;
+    let revision = bump_revision(tx)?;
+    for channel in v.channels {
+        move_pointer(tx, app.id, channel, number, "deploy", v.actor, &at, revision)?;
+    }
+    Ok((number, revision))
+}
+
 fn bump_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
     Ok(tx.query_row("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value", [], |r| r.get(0))?)
 }
@@ -497,6 +523,8 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
 
 mod domains;
 pub use domains::NewDomain;
+mod deploys;
+pub use deploys::OpenDeploy;
 
 #[cfg(test)]
 mod tests;

@@ -57,14 +57,7 @@ pub(super) async fn deploy(
     let who = auth.merchant()?.clone();
     let app = api.app(&who, &app).await?;
     let channels = target_channels(q.channel.as_deref(), q.promote)?;
-    if let Some(m) = &q.message
-        && (m.len() > 1000 || m.chars().any(|c| c.is_control() && c != '\n'))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_message",
-            "message: at most 1000 characters, no control characters",
-        ));
-    }
+    check_message(q.message.as_deref())?;
     let limits = api.inner.config.limits;
     let upload = receive(&api, body, max_upload_bytes(&limits)).await?;
 
@@ -111,9 +104,23 @@ pub(super) async fn deploy(
         .await?;
     tracing::info!(app = %app_name, version = number, files, bytes, new_blobs, revision, "version deployed");
 
-    let mut urls = vec![api.url(&app_name, &Selector::Version(number))];
-    urls.extend(channels.iter().map(|c| api.url(&app_name, &Selector::Channel(c.clone()))));
-    let body = json!({
+    let body = deployed_json(&api, &app_name, number, (files, bytes, new_blobs), &manifest_digest, &channels, revision);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The answer to a deploy (archive or finalized uploads): the version, its URLs and counts.
+pub(super) fn deployed_json(
+    api: &Api,
+    app_name: &str,
+    number: u64,
+    (files, bytes, new_blobs): (u64, u64, usize),
+    manifest_digest: &switchyard_model::Digest,
+    channels: &[String],
+    revision: u64,
+) -> serde_json::Value {
+    let mut urls = vec![api.url(app_name, &Selector::Version(number))];
+    urls.extend(channels.iter().map(|c| api.url(app_name, &Selector::Channel(c.clone()))));
+    json!({
         "app": app_name,
         "version": switchyard_model::version_label(number),
         "number": number,
@@ -124,13 +131,25 @@ pub(super) async fn deploy(
         "channels": channels,
         "urls": urls,
         "revision": revision,
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    })
+}
+
+/// A deploy's message: at most 1000 characters, no control characters but newlines.
+pub(super) fn check_message(message: Option<&str>) -> Result<(), ApiError> {
+    if let Some(m) = message
+        && (m.len() > 1000 || m.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_message",
+            "message: at most 1000 characters, no control characters",
+        ));
+    }
+    Ok(())
 }
 
 /// The channels a deploy moves: the named channel (default `preview`, or none with
 /// `promote`), plus `live` with `promote`.
-fn target_channels(channel: Option<&str>, promote: bool) -> Result<Vec<String>, ApiError> {
+pub(super) fn target_channels(channel: Option<&str>, promote: bool) -> Result<Vec<String>, ApiError> {
     let mut channels = Vec::new();
     match (channel, promote) {
         (Some(c), _) => {

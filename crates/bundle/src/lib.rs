@@ -15,7 +15,8 @@
 
 mod content_type;
 mod limits;
-mod precompress;
+mod listing;
+pub mod precompress;
 pub mod rules;
 
 use std::cell::Cell;
@@ -30,6 +31,7 @@ use switchyard_model::{Digest, Encoded, FileEntry, Manifest, ManifestError, Site
 
 pub use content_type::content_type_for;
 pub use limits::Limits;
+pub use listing::{check_listing, config_file, config_text, site_rules};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -203,44 +205,18 @@ impl<'a> Files<'a> {
     }
 
     fn add_config(&mut self, name: &'static str, reader: impl Read) -> Result<(), Error> {
-        let mut text = String::new();
-        let read = reader.take(rules::MAX_RULES_FILE + 1).read_to_string(&mut text);
-        read.map_err(|e| Error::CorruptEntry {
-            entry: name.to_owned(),
-            reason: format!("{e} (it must be UTF-8 text)"),
-        })?;
-        if text.len() as u64 > rules::MAX_RULES_FILE {
-            return Err(Error::FileTooLarge { entry: name.to_owned(), limit: rules::MAX_RULES_FILE });
-        }
-        self.configs.push((name, text));
+        let mut bytes = Vec::new();
+        reader
+            .take(rules::MAX_RULES_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::CorruptEntry { entry: name.to_owned(), reason: e.to_string() })?;
+        self.configs.push((name, config_text(name, bytes)?));
         Ok(())
     }
 
     /// Parses the configuration files and checks the paths they name against the files.
     fn site_rules(&self) -> Result<SiteRules, Error> {
-        let mut site = SiteRules::default();
-        for (name, text) in &self.configs {
-            match *name {
-                "_redirects" => site.redirects = rules::parse_redirects(text)?,
-                "_headers" => site.headers = rules::parse_headers(text)?,
-                _ => rules::parse_site_toml(text, &mut site)?,
-            }
-        }
-        for (key, path) in [("spa_fallback", &site.spa_fallback), ("not_found", &site.not_found)] {
-            if let Some(path) = path
-                && !self.entries.contains_key(path)
-            {
-                return Err(Error::Rules(rules::RuleError {
-                    file: "switchyard.toml",
-                    line: 0,
-                    reason: format!("[site] {key} names {path:?}, which is not in the bundle"),
-                }));
-            }
-        }
-        if site.not_found.is_none() && self.entries.contains_key("404.html") {
-            site.not_found = Some("404.html".to_owned());
-        }
-        Ok(site)
+        site_rules(&self.configs, &self.entries)
     }
 }
 

@@ -10,7 +10,7 @@ const MIN_SIZE: usize = 256;
 
 /// Whether files of `content_type` are worth compressing (text and uncompressed binaries;
 /// not images, fonts or archives that are compressed already).
-pub(crate) fn worth_trying(content_type: &str) -> bool {
+pub fn worth_trying(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence.starts_with("text/")
         || matches!(
@@ -44,7 +44,7 @@ fn brotli_quality(len: usize) -> i32 {
 }
 
 /// The encodings of `bytes` that are smaller than `bytes`, brotli first.
-pub(crate) fn variants(bytes: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
+pub fn variants(bytes: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
     if bytes.len() < MIN_SIZE {
         return Vec::new();
     }

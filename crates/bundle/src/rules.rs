@@ -163,34 +163,54 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `switchyard.toml`. Serving settings live under `[site]`; `app` and `dir` (used by
-/// the CLI) are allowed at the top level; anything else is an error.
+/// `switchyard.toml`: serving settings under `[site]`; `app` and `dir` (used by the CLI) at the
+/// top level; anything else is an error. One parser serves the bundle and the CLI.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteToml {
+    app: Option<String>,
+    dir: Option<String>,
+    #[serde(default)]
+    site: SiteTable,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SiteTable {
+    spa_fallback: Option<String>,
+    #[serde(default)]
+    clean_urls: bool,
+    #[serde(default)]
+    trailing_slash: TrailingSlash,
+    not_found: Option<String>,
+}
+
+fn parse_toml(text: &str) -> Result<SiteToml, RuleError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        err("switchyard.toml", line, e.message().to_owned())
+    })
+}
+
+/// What the CLI reads from a project's `switchyard.toml`: the app and the build output
+/// directory (relative to the file). The `[site]` table is checked too, so a bad file fails
+/// before anything is uploaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Project {
+    pub app: Option<String>,
+    pub dir: Option<String>,
+}
+
+pub fn parse_project(text: &str) -> Result<Project, RuleError> {
+    let file = parse_toml(text)?;
+    parse_site_toml(text, &mut SiteRules::default())?;
+    Ok(Project { app: file.app, dir: file.dir })
+}
+
+/// Parses the `[site]` table of `switchyard.toml` into `rules`.
 pub fn parse_site_toml(text: &str, rules: &mut SiteRules) -> Result<(), RuleError> {
     const F: &str = "switchyard.toml";
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct File {
-        #[allow(dead_code)]
-        app: Option<String>,
-        #[allow(dead_code)]
-        dir: Option<String>,
-        #[serde(default)]
-        site: Site,
-    }
-    #[derive(serde::Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Site {
-        spa_fallback: Option<String>,
-        #[serde(default)]
-        clean_urls: bool,
-        #[serde(default)]
-        trailing_slash: TrailingSlash,
-        not_found: Option<String>,
-    }
-    let file: File = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        err(F, line, e.message().to_owned())
-    })?;
+    let file = parse_toml(text)?;
     let site = file.site;
     for path in [&site.spa_fallback, &site.not_found].into_iter().flatten() {
         switchyard_model::Manifest::check_path(path.trim_start_matches('/'))

@@ -9,10 +9,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Control-plane URL.
-    #[arg(long, global = true, env = "SWITCHYARD_API", default_value = "http://127.0.0.1:7070")]
-    pub api: String,
-    /// API token (operator or tenant).
+    /// Control-plane URL [default: from `switchyard login`, else http://127.0.0.1:7070].
+    #[arg(long, global = true, env = "SWITCHYARD_API")]
+    pub api: Option<String>,
+    /// API token (operator or tenant) [default: from `switchyard login`].
     #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print machine-readable JSON.
@@ -41,12 +41,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AppsCommand,
     },
-    /// Upload a directory, .tar.gz/.tgz or .zip as a new version.
+    /// Upload a directory (only the files the platform lacks) or a .tar.gz/.tgz/.zip as a new
+    /// version. Without arguments, `app` and `dir` come from ./switchyard.toml.
     Deploy {
-        /// A directory (its contents become the bundle root) or an archive.
-        path: PathBuf,
+        /// A directory (its contents become the bundle root) or an archive [default: `dir` in
+        /// ./switchyard.toml, else the current directory].
+        path: Option<PathBuf>,
+        /// The app [default: `app` in ./switchyard.toml].
         #[arg(long)]
-        app: String,
+        app: Option<String>,
+        /// Uploads at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
         /// Channel to point at the new version [default: preview, or none with --promote].
         #[arg(long)]
         channel: Option<String>,
@@ -89,6 +95,34 @@ pub enum Command {
     Releases {
         #[arg(long)]
         app: String,
+    },
+    /// Check a control-plane URL and token and keep them in the user's config file (mode 0600).
+    Login {
+        /// The token; read from standard input when neither this nor SWITCHYARD_TOKEN is set.
+        #[arg(long = "with-token", value_name = "TOKEN", hide_env_values = true)]
+        login_token: Option<String>,
+    },
+    /// Print (and on a desktop, open) an app's URL.
+    Open {
+        /// The app [default: `app` in ./switchyard.toml].
+        #[arg(long)]
+        app: Option<String>,
+        /// A channel [default: live].
+        #[arg(long, conflicts_with = "target_version")]
+        channel: Option<String>,
+        /// One version instead of a channel, e.g. v3.
+        #[arg(id = "target_version", value_name = "VERSION")]
+        version: Option<String>,
+    },
+    /// List the files added, removed and changed between two versions.
+    Diff {
+        /// The app [default: `app` in ./switchyard.toml].
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(value_name = "FROM")]
+        from: String,
+        #[arg(value_name = "TO")]
+        to: String,
     },
     /// Manage custom domains.
     Domains {

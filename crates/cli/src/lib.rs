@@ -6,10 +6,18 @@
 //! `switchyard-client` (and links the control plane and edge libraries only for `up`).
 
 mod args;
+mod config;
+mod deploy;
+mod diff;
 mod domains;
+mod explain;
 mod fleet;
+mod login;
+mod open;
 mod output;
 mod pack;
+mod progress;
+mod project;
 mod sample;
 mod up;
 
@@ -39,13 +47,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Up(args) = cli.command {
         return up::run(args).await;
     }
-    let token = cli.token.clone().filter(|t| !t.trim().is_empty()).context(
-        "no token: pass --token or set SWITCHYARD_TOKEN (`switchyard up` prints the operator token; \
-         `switchyard tenants create` prints a tenant's)",
+    let saved = config::load()?;
+    let api = cli.api.clone().or(saved.api).unwrap_or_else(|| config::DEFAULT_API.to_owned());
+    if let Command::Login { login_token } = cli.command {
+        return login::login(&api, login_token.or(cli.token)).await;
+    }
+    let token = cli.token.clone().or(saved.token).filter(|t| !t.trim().is_empty()).context(
+        "no token: run `switchyard login`, pass --token or set SWITCHYARD_TOKEN (`switchyard up` prints the \
+         operator token; `switchyard tenants create` prints a tenant's)",
     )?;
-    let client = Client::new(&cli.api, &token);
-    match cli.command {
-        Command::Up(_) => unreachable!("handled above"),
+    let client = Client::new(&api, &token);
+    match dispatch(cli.command, &client, &out).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(explain::explain(e, &client, &api).await),
+    }
+}
+
+async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Up(_) | Command::Login { .. } => unreachable!("handled above"),
         Command::Tenants { command: TenantsCommand::Create { name } } => {
             let created = client.create_tenant(&name).await?;
             out.print(&created, || {
@@ -95,9 +115,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Deploy { path, app, channel, promote, message } => {
-            let archive = pack::archive_for(&path)?;
+        Command::Deploy { path, app, channel, promote, message, jobs } => {
+            let project = project::Project::load()?;
+            let app = project.app(app)?;
+            let path = match path.or_else(|| project.dir.clone()) {
+                Some(path) => path,
+                None => project.root.clone(),
+            };
             let opts = DeployOptions { channel, promote, message };
+            let meta = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            if meta.is_dir() {
+                let summary = deploy::deploy_dir(client, &app, &path, &project, &opts, usize::from(jobs)).await?;
+                out.print(&summary, || summary.human());
+                return Ok(());
+            }
+            let archive = pack::archive_for(&path)?;
             let deployed = client.deploy(&app, archive, &opts).await?;
             out.print(&deployed, || {
                 let mut s = format!(
@@ -117,15 +149,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s
             });
         }
+        Command::Open { app, channel, version } => {
+            let app = project::Project::load()?.app(app)?;
+            open::open(client, &app, channel, version).await?;
+        }
+        Command::Diff { app, from, to } => {
+            let app = project::Project::load()?.app(app)?;
+            diff::diff(client, out, &app, &from, &to).await?;
+        }
         Command::Promote { app, version, channel, wait } => {
             let release = client.promote(&app, &version, channel.as_deref()).await?;
-            fleet::print_release(&client, &out, &app, &release, &wait).await?;
+            fleet::print_release(client, out, &app, &release, &wait).await?;
         }
         Command::Rollback { app, channel, wait } => {
             let release = client.rollback(&app, channel.as_deref()).await?;
-            fleet::print_release(&client, &out, &app, &release, &wait).await?;
+            fleet::print_release(client, out, &app, &release, &wait).await?;
         }
-        Command::Edges => fleet::edges(&client, &out).await?,
+        Command::Edges => fleet::edges(client, out).await?,
         Command::Versions { app } => {
             let versions = client.versions(&app).await?;
             out.print(&versions, || {
@@ -144,8 +184,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             });
         }
-        Command::Domains { command } => domains::domains(&client, &out, command).await?,
-        Command::Certs { command } => domains::certs(&client, &out, command).await?,
+        Command::Domains { command } => domains::domains(client, out, command).await?,
+        Command::Certs { command } => domains::certs(client, out, command).await?,
         Command::Releases { app } => {
             let releases = client.releases(&app).await?;
             out.print(&releases, || {

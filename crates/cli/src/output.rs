@@ -32,6 +32,19 @@ pub(crate) fn human_bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// `5,000`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "1 file", "3 files".
 pub(crate) fn plural(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
@@ -81,6 +94,10 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(4300), "4.2 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(
+            (thousands(5000), thousands(999), thousands(1234567)),
+            ("5,000".into(), "999".into(), "1,234,567".into())
+        );
         let t = table(&["A", "BB"], vec![vec!["xxx".to_owned(), "y".to_owned()]].into_iter());
         assert_eq!(t, "A    BB\nxxx  y\n");
     }

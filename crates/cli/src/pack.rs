@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 /// Directory entries never deployed.
-const SKIPPED: &[&str] = &[".git", ".DS_Store", ".svn", ".hg"];
+pub(crate) const SKIPPED: &[&str] = &[".git", ".DS_Store", ".svn", ".hg"];
 
 pub(crate) fn archive_for(path: &Path) -> anyhow::Result<Vec<u8>> {
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;

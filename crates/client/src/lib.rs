@@ -13,6 +13,9 @@ use serde_json::json;
 pub use switchyard_model::api::{CertInfo, DomainInfo, Release, VersionInfo as Version};
 pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
 
+mod uploads;
+pub use uploads::{ListedFile, OpenedDeploy, VersionFile, VersionFiles};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot reach the control plane at {url}: {reason}")]
@@ -48,6 +51,11 @@ pub struct App {
     /// Channel → version label (`v3`).
     pub channels: BTreeMap<String, String>,
     pub url: String,
+    /// The edge URL pattern (`http://{host}:8080`) and base domain, to build other hosts' URLs.
+    #[serde(default)]
+    pub edge_url: Option<String>,
+    #[serde(default)]
+    pub base_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ mod cli;
 mod e2e;
 mod faults;
 mod fleet;
+mod incremental;
 mod isolation;
 mod restart;
 mod serving;
