@@ -53,6 +53,8 @@ struct FileConfig {
     region: Option<String>,
     base_domain: Option<String>,
     memory_budget_mib: Option<u64>,
+    /// `[origin]`: where blobs are fetched from.
+    origin: Option<crate::origin::OriginSection>,
 }
 
 /// Validated edge configuration.
@@ -68,6 +70,8 @@ pub struct Config {
     pub base_domain: String,
     /// Bytes of small files kept in memory.
     pub memory_budget: u64,
+    /// Where blobs come from: the control plane (default) or the bucket.
+    pub origin: crate::origin::OriginConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +85,7 @@ impl std::fmt::Debug for Config {
             .field("region", &self.region)
             .field("base_domain", &self.base_domain)
             .field("memory_budget", &self.memory_budget)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -122,7 +127,9 @@ impl Config {
             bail!("base domain {base_domain:?} is not a lowercase DNS name like shops.example.net");
         }
         let name = args.name.or(file.name).unwrap_or_else(default_name);
+        let origin = crate::origin::OriginConfig::from_section(file.origin)?;
         Ok(Config {
+            origin,
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,

@@ -12,6 +12,7 @@
 mod accept;
 pub mod config;
 pub mod memory;
+pub mod origin;
 pub mod serve;
 pub mod sites;
 mod sync;
@@ -53,7 +54,7 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let cache = switchyard_blob::LocalBlobStore::open(&config.cache_dir).context("opening the blob cache")?;
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
     let memory = memory::MemoryCache::new(config.memory_budget);
-    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone());
+    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone())?;
     syncer.restore();
     Ok(Bound { listener, routes, syncer, cache, memory })
 }

@@ -7,5 +7,6 @@ mod cli;
 mod e2e;
 mod isolation;
 mod restart;
+mod s3;
 mod serving;
 mod up;
