@@ -165,3 +165,6 @@ pub async fn migrate(config: &Config, from: &Path) -> anyhow::Result<Migrated> {
     counts.corrupt = results.len() - counts.copied;
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests;
