@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use super::BlobConfig;
 use crate::config::{Args, Config};
 
@@ -15,7 +13,7 @@ fn blob_section_selects_the_backend() {
     let c = load(dir.path(), "").unwrap();
     assert!(matches!(c.blob, BlobConfig::Fs { ref path } if *path == dir.path().join("data")));
     let c = load(dir.path(), "[blob]\nkind = \"fs\"\npath = \"/srv/blobs\"\n").unwrap();
-    assert!(matches!(c.blob, BlobConfig::Fs { ref path } if *path == PathBuf::from("/srv/blobs")));
+    assert!(matches!(c.blob, BlobConfig::Fs { ref path } if path == std::path::Path::new("/srv/blobs")));
 
     std::fs::write(dir.path().join("secret"), "s3cr3t-value\n").unwrap();
     let s3 = format!(
