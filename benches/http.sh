@@ -172,6 +172,8 @@ check() { # port host path header → "status encoding bytes"
 bench() { # port host path header → "rps p50 p99"
   local args=(-t1 "-c$CONNECTIONS" "-d$DURATION" --latency -H "Host: $2")
   [ -n "$4" ] && args+=(-H "$4")
+  # A short warm-up first (connections, caches, the allocator), then the measured run.
+  taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" -d2s -H "Host: $2" ${4:+-H "$4"} "http://127.0.0.1:$1$3" >/dev/null
   taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$1$3" >"$WORK/wrk.out"
   local rps p50 p99
   rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.out")

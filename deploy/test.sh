@@ -18,6 +18,8 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
-# The end-to-end tests start the workspace's binaries; build them all first.
+# The end-to-end tests start the workspace's binaries; build them all first. This includes
+# `s3-test-server` (crates/testkit: s3s + s3s-fs from crates.io, locked like everything else),
+# the S3 protocol server the blob-store and S3 end-to-end tests start on loopback ports.
 cargo build --locked --workspace --bins
 cargo test --locked --workspace

@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchyard_blob::LocalBlobStore;
+use switchyard_blob::SharedBlobStore;
 use switchyard_model::hosts::{Selector, platform_host};
 use switchyard_model::{Digest, LIVE, Name, parse_version_label, version_label};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ pub struct Api {
 
 struct Inner {
     store: Mutex<Store>,
-    blobs: LocalBlobStore,
+    blobs: SharedBlobStore,
     publisher: Publisher,
     config: Config,
     shutdown: CancellationToken,
@@ -78,7 +78,7 @@ struct Inner {
 impl Api {
     pub fn new(
         store: Store,
-        blobs: LocalBlobStore,
+        blobs: SharedBlobStore,
         publisher: Publisher,
         config: Config,
         shutdown: CancellationToken,
@@ -424,7 +424,19 @@ async fn blob(State(api): State<Api>, auth: Auth, Path(digest): Path<String>) ->
     let digest: Digest = digest
         .parse()
         .map_err(|e: switchyard_model::DigestError| ApiError::bad_request("invalid_digest", e.to_string()))?;
-    let path = api.inner.blobs.path(&digest);
+    let Some(local) = api.inner.blobs.as_local() else {
+        // A remote store: read and verify the whole blob before sending a byte of it.
+        let blobs = api.inner.blobs.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.read_verified(&digest))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| match e {
+                switchyard_blob::Error::NotFound { .. } => ApiError::not_found(format!("blob {digest} is not stored")),
+                e => crate::blobs::api_error(e),
+            })?;
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
+    };
+    let path = local.path(&digest);
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

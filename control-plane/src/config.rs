@@ -44,6 +44,8 @@ struct FileConfig {
     admin_token_file: Option<PathBuf>,
     #[serde(default)]
     limits: FileLimits,
+    /// `[blob]`: where blobs are kept.
+    blob: Option<crate::blobs::BlobSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +67,8 @@ pub struct Config {
     /// The operator token, if given; otherwise one is kept in `<data>/admin.token`.
     pub admin_token: Option<String>,
     pub limits: Limits,
+    /// The blob store: a local directory (default: the data directory) or an S3 bucket.
+    pub blob: crate::blobs::BlobConfig,
 }
 
 impl Config {
@@ -104,14 +108,9 @@ impl Config {
         if limits.max_files == 0 || limits.max_file_bytes == 0 || limits.max_total_bytes == 0 {
             bail!("limits must be greater than zero");
         }
-        Ok(Config {
-            api_addr,
-            data: args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard")),
-            base_domain,
-            edge_url,
-            admin_token,
-            limits,
-        })
+        let data = args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard"));
+        let blob = crate::blobs::BlobConfig::from_section(file.blob, &data)?;
+        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits })
     }
 }
 

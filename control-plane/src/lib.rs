@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod certs;
 pub mod config;
 pub mod fleet;
@@ -55,7 +56,7 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
         std::fs::remove_dir_all(&uploads).with_context(|| format!("clearing {}", uploads.display()))?;
     }
     std::fs::create_dir_all(&uploads).with_context(|| format!("creating {}", uploads.display()))?;
-    let blobs = switchyard_blob::LocalBlobStore::open(data).context("opening the blob store")?;
+    let blobs = blobs::open(&config)?;
     let db_path = data.join("meta.db");
     let mut store =
         store::Store::open(&db_path).with_context(|| format!("opening metadata store {}", db_path.display()))?;

@@ -72,6 +72,8 @@ struct FileConfig {
     base_domain: Option<String>,
     memory_budget_mib: Option<u64>,
     cache_budget_mib: Option<u64>,
+    /// `[origin]`: where blobs are fetched from.
+    origin: Option<crate::origin::OriginSection>,
 }
 
 /// Validated edge configuration.
@@ -92,6 +94,8 @@ pub struct Config {
     pub memory_budget: u64,
     /// Bytes of blob cache on disk before unreferenced blobs are evicted.
     pub cache_budget: u64,
+    /// Where blobs come from: the control plane (default) or the bucket.
+    pub origin: crate::origin::OriginConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -108,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("memory_budget", &self.memory_budget)
             .field("cache_budget", &self.cache_budget)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -161,7 +166,9 @@ impl Config {
             bail!("base domain {base_domain:?} is not a lowercase DNS name like shops.example.net");
         }
         let name = args.name.or(file.name).unwrap_or_else(default_name);
+        let origin = crate::origin::OriginConfig::from_section(file.origin)?;
         Ok(Config {
+            origin,
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,

@@ -15,6 +15,7 @@ pub mod config;
 mod gc;
 mod heartbeat;
 pub mod memory;
+pub mod origin;
 pub mod serve;
 pub mod sites;
 mod sync;
@@ -71,7 +72,7 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
     let memory = memory::MemoryCache::new(config.memory_budget);
     let status = heartbeat::Status::new(&config);
-    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone(), status.clone());
+    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone(), status.clone())?;
     syncer.restore();
     Ok(Bound { listener, https: None, routes, syncer, status, config, cache, memory })
 }

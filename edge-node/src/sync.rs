@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::heartbeat::Status;
 use crate::memory::MemoryCache;
+use crate::origin::Origin;
 use crate::sites::{BuildError, Routes};
 
 /// How long one long-poll asks the control plane to wait.
@@ -76,6 +77,7 @@ pub(crate) struct Syncer {
     retry: AtomicBool,
     /// The cache grew since the last eviction pass (or none ran yet in this process).
     grew: AtomicBool,
+    origin: Origin,
 }
 
 impl Syncer {
@@ -85,24 +87,26 @@ impl Syncer {
         memory: Arc<MemoryCache>,
         routes: Arc<ArcSwap<Routes>>,
         status: Arc<Status>,
-    ) -> Syncer {
+    ) -> anyhow::Result<Syncer> {
+        let origin = Origin::open(&config.origin, &config.cache_dir)?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchyard-edge/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with static settings builds");
-        Syncer {
+        Ok(Syncer {
             config,
             client,
             cache,
             memory,
             routes,
+            origin,
             status,
             applied: Mutex::new(Snapshot::default()),
             verified: Mutex::new(HashSet::new()),
             retry: AtomicBool::new(false),
             grew: AtomicBool::new(true),
-        }
+        })
     }
 
     pub(crate) fn client(&self) -> reqwest::Client {
@@ -463,6 +467,15 @@ impl Syncer {
     }
 
     async fn fetch(&self, digest: Digest) -> Result<(), SyncError> {
+        if let Some(fetched) = self.origin.fetch(digest, MAX_BLOB).await {
+            let bytes = fetched.map_err(|source| SyncError::Blob { digest, source: Box::new(source) })?;
+            let cache = self.cache.clone();
+            return tokio::task::spawn_blocking(move || cache.put_verified(&digest, &bytes[..], MAX_BLOB))
+                .await
+                .expect("writing does not panic")
+                .map(drop)
+                .map_err(|source| SyncError::Blob { digest, source: Box::new(source) });
+        }
         let url = format!("{}/v1/blobs/{digest}", self.config.control_plane);
         let unreachable = |source| SyncError::Unreachable { url: url.clone(), source };
         let response = self.client.get(&url).bearer_auth(&self.config.token).send().await.map_err(unreachable)?;

@@ -63,7 +63,7 @@ pub(super) async fn deploy(
 
     let blobs = api.inner.blobs.clone();
     let ingested = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let mut staging = blobs.staging().map_err(ApiError::internal)?;
+        let mut staging = blobs.staging().map_err(crate::blobs::api_error)?;
         let manifest = switchyard_bundle::ingest(&upload, &mut staging, &limits).map_err(|e| {
             if e.is_client_error() {
                 ApiError::bad_request("invalid_archive", e.to_string())
@@ -72,9 +72,9 @@ pub(super) async fn deploy(
             }
         })?;
         let manifest_digest = staging.write_bytes(&manifest.to_canonical_json()).map_err(ApiError::internal)?;
-        let manifest_is_new = !blobs.contains(&manifest_digest);
+        let manifest_is_new = !blobs.contains(&manifest_digest).map_err(crate::blobs::api_error)?;
         // Report the bundle's files newly stored; the manifest is bookkeeping.
-        let new_blobs = staging.commit().map_err(ApiError::internal)?.saturating_sub(usize::from(manifest_is_new));
+        let new_blobs = staging.commit().map_err(crate::blobs::api_error)?.saturating_sub(usize::from(manifest_is_new));
         drop(upload);
         Ok((manifest, manifest_digest, new_blobs))
     })

@@ -7,6 +7,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::{Args, Config};
+use switchyard_blob::LocalBlobStore;
 
 const ADMIN: &str = "sya_unit_test_token_0123456789";
 
@@ -17,7 +18,7 @@ fn api(dir: &std::path::Path) -> Router {
     store.set_admin_token(&TokenHash::of(ADMIN)).unwrap();
     let publisher = Publisher::new(&mut store).unwrap();
     let blobs = LocalBlobStore::open(dir).unwrap();
-    router(Api::new(store, blobs, publisher, config, CancellationToken::new()))
+    router(Api::new(store, std::sync::Arc::new(blobs), publisher, config, CancellationToken::new()))
 }
 
 async fn call(router: &Router, method: &str, path: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {

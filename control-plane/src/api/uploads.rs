@@ -19,8 +19,9 @@
 //! - Precompressed variants are remembered per source digest (`encodings` table), so an
 //!   unchanged file is never compressed twice.
 //!
-//! Blob-store touch points (for the `BlobStore` trait): `contains`, `put_verified`,
-//! `put_bytes`, `read_verified`.
+//! Blob-store calls (any `BlobStore`, local or S3): `contains_many` (batched, concurrent on
+//! S3), `put_verified`, `put_bytes`, `read_verified`; a store failure answers 503
+//! `blob_store_unavailable` (`crate::blobs::api_error`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -34,7 +35,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchyard_blob::LocalBlobStore;
+use switchyard_blob::BlobStore;
+
+use crate::blobs::api_error as store_error;
 use switchyard_bundle::{config_file, config_text, content_type_for, precompress};
 use switchyard_model::{Digest, Encoded, FileEntry, Manifest};
 
@@ -95,11 +98,15 @@ pub(super) async fn open(
     let blobs = api.inner.blobs.clone();
     let wanted: Vec<(Digest, u64)> = sizes.into_iter().collect();
     let (wanted, missing) = tokio::task::spawn_blocking(move || {
-        let missing: Vec<(Digest, u64)> = wanted.iter().copied().filter(|(d, _)| !blobs.contains(d)).collect();
-        (wanted, missing)
+        let digests: Vec<Digest> = wanted.iter().map(|(d, _)| *d).collect();
+        let present = blobs.contains_many(&digests)?;
+        let missing: Vec<(Digest, u64)> =
+            wanted.iter().zip(present).filter(|(_, stored)| !stored).map(|(w, _)| *w).collect();
+        Ok::<_, switchyard_blob::Error>((wanted, missing))
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)?
+    .map_err(store_error)?;
     let id = new_deploy_id();
     let request = serde_json::to_string(&req).map_err(ApiError::internal)?;
     let missing_bytes: u64 = missing.iter().map(|(_, s)| s).sum();
@@ -174,7 +181,7 @@ pub(super) async fn upload(
         ));
     }
     let blobs = api.inner.blobs.clone();
-    let stored = tokio::task::spawn_blocking(move || blobs.put_verified(&digest, &bytes[..], size))
+    let stored = tokio::task::spawn_blocking(move || blobs.put_verified(&digest, &mut &bytes[..], size))
         .await
         .map_err(ApiError::internal)?;
     match stored {
@@ -183,7 +190,7 @@ pub(super) async fn upload(
             "digest_mismatch",
             format!("the bytes uploaded as blob {expected} hash to {actual}; nothing was stored"),
         )),
-        Err(e) => Err(ApiError::internal(e)),
+        Err(e) => Err(store_error(e)),
     }
 }
 
@@ -210,7 +217,9 @@ pub(super) async fn finalize(
     let blobs = api.inner.blobs.clone();
     let files = req.files.clone();
     let (entries, configs) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let missing: Vec<&Listed> = files.iter().filter(|f| !blobs.contains(&f.sha256)).collect();
+        let digests: Vec<Digest> = files.iter().map(|f| f.sha256).collect();
+        let present = blobs.contains_many(&digests).map_err(store_error)?;
+        let missing: Vec<&Listed> = files.iter().zip(present).filter(|(_, stored)| !stored).map(|(f, _)| f).collect();
         if !missing.is_empty() {
             let first: Vec<String> = missing.iter().take(3).map(|f| format!("{} ({})", f.path, f.sha256)).collect();
             return Err(ApiError::new(
@@ -223,7 +232,7 @@ pub(super) async fn finalize(
         let mut configs = Vec::new();
         for f in files {
             if let Some(name) = config_file(&f.path) {
-                let bytes = blobs.read_verified(&f.sha256).map_err(ApiError::internal)?;
+                let bytes = blobs.read_verified(&f.sha256).map_err(store_error)?;
                 configs.push((name, config_text(name, bytes).map_err(bundle_error)?));
                 continue;
             }
@@ -244,7 +253,7 @@ pub(super) async fn finalize(
     let manifest_digest = tokio::task::spawn_blocking(move || blobs.put_bytes(&json))
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        .map_err(store_error)?;
 
     let files = manifest.files.len() as u64;
     let bytes = manifest.total_bytes();
@@ -294,15 +303,23 @@ async fn precompress_all(
     let (known, fresh) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let mut known: HashMap<Digest, Vec<Encoded>> = HashMap::new();
         let mut todo = Vec::new();
+        // Variants remembered for a source count only while every one of them is stored.
+        let remembered: Vec<Digest> = cached.values().flatten().map(|e| e.sha256).collect();
+        let stored: HashSet<Digest> = remembered
+            .iter()
+            .zip(blobs.contains_many(&remembered).map_err(store_error)?)
+            .filter(|(_, stored)| *stored)
+            .map(|(d, _)| *d)
+            .collect();
         for source in sources {
             match cached.get(&source) {
-                Some(v) if v.iter().all(|e| blobs.contains(&e.sha256)) => {
+                Some(v) if v.iter().all(|e| stored.contains(&e.sha256)) => {
                     known.insert(source, v.clone());
                 }
                 _ => todo.push(source),
             }
         }
-        let fresh = compress_in_parallel(&blobs, &todo)?;
+        let fresh = compress_in_parallel(&*blobs, &todo)?;
         for (source, variants) in &fresh {
             known.insert(*source, variants.clone());
         }
@@ -321,7 +338,7 @@ async fn precompress_all(
     Ok(entries)
 }
 
-fn compress_in_parallel(blobs: &LocalBlobStore, todo: &[Digest]) -> Result<Vec<(Digest, Vec<Encoded>)>, ApiError> {
+fn compress_in_parallel(blobs: &dyn BlobStore, todo: &[Digest]) -> Result<Vec<(Digest, Vec<Encoded>)>, ApiError> {
     let next = AtomicUsize::new(0);
     let out = Mutex::new(Vec::with_capacity(todo.len()));
     let failed = Mutex::new(None);
@@ -345,12 +362,12 @@ fn compress_in_parallel(blobs: &LocalBlobStore, todo: &[Digest]) -> Result<Vec<(
         }
     });
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(ApiError::internal(e));
+        return Err(store_error(e));
     }
     Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
-fn compress_one(blobs: &LocalBlobStore, source: &Digest) -> Result<Vec<Encoded>, switchyard_blob::Error> {
+fn compress_one(blobs: &dyn BlobStore, source: &Digest) -> Result<Vec<Encoded>, switchyard_blob::Error> {
     let bytes = blobs.read_verified(source)?;
     let mut encodings = Vec::new();
     for (encoding, encoded) in precompress::variants(&bytes) {

@@ -1,22 +1,31 @@
-//! Content-addressed blob storage on a local directory.
+//! Content-addressed blob storage: the [`BlobStore`] trait and its two backends, a local
+//! directory ([`LocalBlobStore`]) and any S3-compatible bucket ([`S3BlobStore`]).
 //!
-//! Owns the on-disk layout of blobs (`blobs/ab/cd/<sha256 hex>`) and the rules that make a
-//! blob durable and trustworthy. Used by the control plane (the platform's blob store) and by
-//! each edge (its local cache). Knows nothing of apps, versions or HTTP.
+//! Owns the layout of blobs (`blobs/ab/cd/<sha256 hex>` on disk, `<prefix>/ab/cd/<hex>` in a
+//! bucket) and the rules that make a blob durable and trustworthy. Used by the control plane
+//! (the platform's blob store, either backend), by each edge (its local cache, always a
+//! directory; and, optionally, the bucket it fetches from). Knows nothing of apps, versions or
+//! HTTP APIs.
 //!
 //! Invariants:
 //! - A blob is only ever visible under the name of its own SHA-256: every write hashes the
-//!   bytes and a write whose bytes do not match the expected digest is refused.
-//! - A visible blob is complete and durable: it is written to a temporary file, `fsync`ed,
-//!   renamed into place, and its directory is `fsync`ed.
-//! - Paths are built from a [`Digest`] only, never from outside input.
-//!
-//! There is one backend here. The S3 backend (issue 6) will introduce a `BlobStore` trait over
-//! both; a trait with a single implementation would only guess at that shape.
+//!   bytes and a write whose bytes do not match the expected digest is refused. S3 writes carry
+//!   the SHA-256 as `x-amz-checksum-sha256`, so the bucket refuses bytes altered on the way.
+//! - A visible local blob is complete and durable: it is written to a temporary file,
+//!   `fsync`ed, renamed into place, and its directory is `fsync`ed.
+//! - Every read from a remote store is hashed and checked before the bytes are returned.
+//! - Paths and keys are built from a [`Digest`] only, never from outside input.
+
+mod backend;
+mod s3;
+
+pub use backend::{BlobStore, SharedBlobStore};
+pub use s3::{MULTIPART_THRESHOLD, PART_SIZE, S3BlobStore, S3Config, S3Credentials, S3Settings, Secret};
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use switchyard_model::{Digest, Sha256Writer};
 
@@ -30,6 +39,11 @@ pub enum Error {
     TooLarge { limit: u64 },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("S3 configuration: {0}")]
+    Config(String),
+    /// A request to the S3-compatible store failed (unreachable, refused, or an error answer).
+    #[error("S3 {operation} {target}: {message}")]
+    S3 { operation: &'static str, target: String, message: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -112,8 +126,23 @@ impl LocalBlobStore {
     /// Starts a staging area: blobs written there become visible only on [`Staging::commit`],
     /// and vanish if the staging area is dropped uncommitted.
     pub fn staging(&self) -> Result<Staging, Error> {
-        let dir = tempfile::Builder::new().prefix("stage-").tempdir_in(&self.tmp).map_err(io_err(&self.tmp))?;
-        Ok(Staging { store: self.clone(), dir, staged: Vec::new() })
+        Staging::new(Arc::new(self.clone()), &self.tmp)
+    }
+
+    /// Every digest stored, in no particular order (files whose names are not digests, such
+    /// as stray temporary files, are skipped).
+    pub fn list(&self) -> Result<Vec<Digest>, Error> {
+        let mut out = Vec::new();
+        for level1 in read_dir(&self.blobs)? {
+            for level2 in read_dir(&level1)? {
+                for file in read_dir(&level2)? {
+                    if let Some(digest) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()) {
+                        out.push(digest);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Moves a complete, verified temporary file into place. If the blob already exists the
@@ -137,15 +166,30 @@ impl LocalBlobStore {
     }
 }
 
-/// Blobs written during one ingest, visible in the store only once committed.
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        out.push(entry.map_err(io_err(dir))?.path());
+    }
+    Ok(out)
+}
+
+/// Blobs written during one ingest, visible in the store only once committed. Staged bytes
+/// always sit in a local temporary directory, whichever backend they are committed to.
 #[derive(Debug)]
 pub struct Staging {
-    store: LocalBlobStore,
+    store: SharedBlobStore,
     dir: tempfile::TempDir,
     staged: Vec<(PathBuf, Digest)>,
 }
 
 impl Staging {
+    /// A staging area in a new temporary directory under `tmp`, committing to `store`.
+    pub fn new(store: SharedBlobStore, tmp: &Path) -> Result<Staging, Error> {
+        let dir = tempfile::Builder::new().prefix("stage-").tempdir_in(tmp).map_err(io_err(tmp))?;
+        Ok(Staging { store, dir, staged: Vec::new() })
+    }
+
     /// Streams `reader` into a staged blob, at most `limit` bytes; returns its digest and size.
     pub fn write(&mut self, reader: impl Read, limit: u64) -> Result<(Digest, u64), Error> {
         let (path, digest, size) = write_temp(self.dir.path(), reader, limit)?;
@@ -158,15 +202,10 @@ impl Staging {
         Ok(self.write(bytes, bytes.len() as u64)?.0)
     }
 
-    /// Moves every staged blob into the store. Returns how many were new to the store.
+    /// Moves every staged blob into the store. Returns how many were new to the store. On an
+    /// error, blobs committed before it stay (harmless: content-addressed, named by nothing).
     pub fn commit(self) -> Result<usize, Error> {
-        let mut new = 0;
-        for (path, digest) in &self.staged {
-            if self.store.install(path, digest)? {
-                new += 1;
-            }
-        }
-        Ok(new)
+        self.store.commit_staged(&self.staged)
     }
 }
 

@@ -6,11 +6,13 @@
 
 pub mod archive;
 mod process;
+mod s3;
 pub mod tls;
 
 use std::time::{Duration, Instant};
 
 pub use process::{ADMIN_TOKEN, Control, Edge, bin_path, run_cli};
+pub use s3::S3Server;
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
@@ -51,6 +53,11 @@ impl Platform {
 
     /// Like [`Platform::start`], with extra arguments for the control plane.
     pub async fn start_with(control_args: &[&str]) -> Platform {
+        Self::start_with_edge(control_args, &[]).await
+    }
+
+    /// Like [`Platform::start_with`], with extra arguments for the edge too.
+    pub async fn start_with_edge(control_args: &[&str], edge_args: &[&str]) -> Platform {
         let dir = tempfile::tempdir().expect("temp dir");
         let control = Control::start_with(&dir.path().join("control"), control_args);
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -59,7 +66,7 @@ impl Platform {
                 .await;
         assert_eq!(status, 201, "{body}");
         let edge_token = body["token"].as_str().unwrap().to_owned();
-        let edge = Edge::start(control.url(), &edge_token, &dir.path().join("edge"), BASE);
+        let edge = Edge::start_with(control.url(), &edge_token, &dir.path().join("edge"), BASE, edge_args);
         Platform { dir, control: Some(control), edge: Some(edge), edge_token, http }
     }
 

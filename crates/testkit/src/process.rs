@@ -20,7 +20,7 @@ pub fn bin_path(name: &str) -> PathBuf {
 }
 
 /// A running child process whose stdout announced `listening on <url>`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     url: String,
     /// `https://ADDR` if the server announced HTTPS (before its `listening on` line).
@@ -29,7 +29,15 @@ struct Server {
 }
 
 impl Server {
-    fn start(mut command: Command, log: PathBuf) -> Server {
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn log(&self) -> &Path {
+        &self.log
+    }
+
+    pub(crate) fn start(mut command: Command, log: PathBuf) -> Server {
         let log_file = std::fs::File::create(&log).expect("log file");
         command.stdout(Stdio::piped()).stderr(log_file).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn server");
@@ -61,7 +69,7 @@ impl Server {
         Server { child, url, https_url, log }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         for _ in 0..500 {
             if let Ok(Some(_)) = self.child.try_wait() {

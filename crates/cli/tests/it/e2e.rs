@@ -31,7 +31,11 @@ async fn body_and_version(p: &Platform, host: &str, path: &str) -> (u16, String,
 
 #[tokio::test]
 async fn deploy_preview_promote_rollback() {
-    let p = Platform::start().await;
+    walk(&Platform::start().await).await;
+}
+
+/// The whole walk on a fresh platform `p` (also run with blobs in S3, see `s3.rs`).
+pub(crate) async fn walk(p: &Platform) {
     let acme = p.tenant("acme").await;
     p.app(&acme, "cart").await;
     let live = format!("cart.{BASE}");
@@ -58,9 +62,9 @@ async fn deploy_preview_promote_rollback() {
     let sha = switchyard_model::Digest::of(b"<h1>cart v1</h1>");
     assert_eq!(h["etag"], format!("\"{sha}\"").as_str());
     assert_eq!(r.bytes().await.unwrap(), &b"<h1>cart v1</h1>"[..]);
-    assert_eq!(body_and_version(&p, &live, "/assets/app.js").await, (200, "v1".into(), "console.log('v1')".into()));
-    assert_eq!(body_and_version(&p, &live, "/docs/").await, (200, "v1".into(), "<p>docs v1</p>".into()));
-    assert_eq!(body_and_version(&p, &live, "/missing.js").await.0, 404);
+    assert_eq!(body_and_version(p, &live, "/assets/app.js").await, (200, "v1".into(), "console.log('v1')".into()));
+    assert_eq!(body_and_version(p, &live, "/docs/").await, (200, "v1".into(), "<p>docs v1</p>".into()));
+    assert_eq!(body_and_version(p, &live, "/missing.js").await.0, 404);
 
     // A matching If-None-Match is a 304 without a body.
     let r = p
@@ -82,18 +86,18 @@ async fn deploy_preview_promote_rollback() {
     assert_eq!(body["channels"], json!(["preview"]));
     assert_eq!(body["new_blobs"], 2, "the unchanged logo is not stored again");
     p.wait_serving(&preview, "v2").await;
-    assert_eq!(body_and_version(&p, &preview, "/").await, (200, "v2".into(), "<h1>cart v2</h1>".into()));
-    assert_eq!(body_and_version(&p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
-    assert_eq!(body_and_version(&p, &format!("v1--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v1')");
-    assert_eq!(body_and_version(&p, &format!("v2--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v2')");
-    assert_eq!(body_and_version(&p, &preview, "/docs/").await.0, 404, "v2 has no docs");
+    assert_eq!(body_and_version(p, &preview, "/").await, (200, "v2".into(), "<h1>cart v2</h1>".into()));
+    assert_eq!(body_and_version(p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
+    assert_eq!(body_and_version(p, &format!("v1--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v1')");
+    assert_eq!(body_and_version(p, &format!("v2--cart.{BASE}"), "/assets/app.js").await.2, "console.log('v2')");
+    assert_eq!(body_and_version(p, &preview, "/docs/").await.0, 404, "v2 has no docs");
 
     // Promote v2.
     let (status, body) = p.api("POST", "apps/cart/promote", &acme, Some(json!({ "version": "v2" }))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("v1"), Some("v2")));
     p.wait_serving(&live, "v2").await;
-    assert_eq!(body_and_version(&p, &live, "/assets/app.js").await, (200, "v2".into(), "console.log('v2')".into()));
+    assert_eq!(body_and_version(p, &live, "/assets/app.js").await, (200, "v2".into(), "console.log('v2')".into()));
 
     // Roll back: live serves v1 again.
     let (status, body) = p.api("POST", "apps/cart/rollback", &acme, None).await;
@@ -103,7 +107,7 @@ async fn deploy_preview_promote_rollback() {
         (Some("v2"), Some("v1"), Some("rollback"))
     );
     p.wait_serving(&live, "v1").await;
-    assert_eq!(body_and_version(&p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
+    assert_eq!(body_and_version(p, &live, "/").await, (200, "v1".into(), "<h1>cart v1</h1>".into()));
 
     // Nothing earlier to roll back to.
     let (status, body) = p.api("POST", "apps/cart/rollback", &acme, None).await;

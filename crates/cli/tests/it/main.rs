@@ -10,6 +10,7 @@ mod fleet;
 mod incremental;
 mod isolation;
 mod restart;
+mod s3;
 mod serving;
 mod tls;
 mod up;
