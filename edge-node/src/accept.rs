@@ -1,4 +1,4 @@
-//! The accept loop: plain HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port, hyper's
+//! The accept loop, plain (HTTP/1.1 and h2c on one port) or TLS (h2 and HTTP/1.1 by ALPN); hyper's
 //! limits and timers set explicitly, graceful drain on shutdown.
 
 use std::convert::Infallible;
@@ -42,8 +42,15 @@ fn builder() -> auto::Builder<TokioExecutor> {
 }
 
 /// Serves `listener` from whatever `routes` holds at each request, until `shutdown` resolves.
-pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, shutdown: impl Future<Output = ()>) {
-    let builder = builder();
+/// With `tls`, each connection's handshake runs in its own task under a timeout first, then
+/// the same HTTP stack and `respond` (h2 or HTTP/1.1 by ALPN); without, HTTP/1.1 and h2c.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    routes: Arc<ArcSwap<Routes>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builder = Arc::new(builder());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -59,18 +66,17 @@ pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, s
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let routes = routes.clone();
-                let service = service_fn(move |req| {
-                    // One snapshot per request, held to the end of the response headers; the
-                    // body's bytes are reference-counted and outlive a swap.
-                    let response = respond(&routes.load(), &req, false);
-                    std::future::ready(Ok::<_, Infallible>(response))
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                let (routes, tls, builder) = (routes.clone(), tls.clone(), builder.clone());
+                // Watched from accept on, so a drain waits for handshakes in flight too.
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(error) = conn.await {
-                        tracing::debug!(%error, client.addr = %peer, "connection closed with an error");
+                    let Some(acceptor) = tls else {
+                        return serve_connection(&builder, TokioIo::new(stream), routes, false, watcher, peer).await;
+                    };
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, true, watcher, peer).await,
+                        Ok(Err(error)) => tracing::debug!(%error, client.addr = %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
                     }
                 });
             }
@@ -84,56 +90,24 @@ pub(crate) async fn serve(listener: TcpListener, routes: Arc<ArcSwap<Routes>>, s
     }
 }
 
-/// Serves HTTPS on `listener`: the handshake runs in each connection's task under a timeout,
-/// then the same HTTP stack and `respond` as plain HTTP (h2 or HTTP/1.1 by ALPN).
-pub(crate) async fn serve_tls(
-    listener: TcpListener,
+/// One connection's requests, each answered from the snapshot current when it arrives.
+async fn serve_connection<IO>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: TokioIo<IO>,
     routes: Arc<ArcSwap<Routes>>,
-    acceptor: tokio_rustls::TlsAcceptor,
-    shutdown: impl Future<Output = ()>,
-) {
-    let builder = Arc::new(builder());
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let (routes, acceptor, builder) = (routes.clone(), acceptor.clone(), builder.clone());
-                // Watched from accept on, so a drain waits for handshakes in flight too.
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(error)) => {
-                            return tracing::debug!(%error, client.addr = %peer, "TLS handshake failed");
-                        }
-                        Err(_) => return tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
-                    };
-                    let service = service_fn(move |req| {
-                        let response = respond(&routes.load(), &req, true);
-                        std::future::ready(Ok::<_, Infallible>(response))
-                    });
-                    let conn = builder.serve_connection(TokioIo::new(tls), service).into_owned();
-                    if let Err(error) = watcher.watch(conn).await {
-                        tracing::debug!(%error, client.addr = %peer, "connection closed with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all TLS connections drained"),
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining TLS connections"),
+    secure: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: std::net::SocketAddr,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        // One snapshot per request, held to the end of the response headers; the body's bytes
+        // are reference-counted and outlive a swap.
+        let response = respond(&routes.load(), &req, secure);
+        std::future::ready(Ok::<_, Infallible>(response))
+    });
+    if let Err(error) = watcher.watch(builder.serve_connection(io, service).into_owned()).await {
+        tracing::debug!(%error, client.addr = %peer, "connection closed with an error");
     }
 }

@@ -106,11 +106,11 @@ impl Bound {
                 let config = tls::server_config(self.routes.clone()).context("building the TLS configuration")?;
                 let acceptor = tokio_rustls::TlsAcceptor::from(config);
                 let routes = self.routes.clone();
-                Some(tokio::spawn(accept::serve_tls(listener, routes, acceptor, stop.clone().cancelled_owned())))
+                Some(tokio::spawn(accept::serve(listener, routes, Some(acceptor), stop.clone().cancelled_owned())))
             }
             None => None,
         };
-        accept::serve(self.listener, self.routes, async move {
+        accept::serve(self.listener, self.routes, None, async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
             stop_on_signal.cancel();
