@@ -17,7 +17,6 @@ use switchyard_client::{Client, DeployOptions, Deployed, ListedFile};
 use switchyard_model::Digest;
 
 use crate::output::{human_bytes, thousands};
-use crate::pack::SKIPPED;
 use crate::progress::Progress;
 use crate::project::{self, Project};
 
@@ -224,16 +223,8 @@ fn note_retry(what: &str, attempt: u32, e: &switchyard_client::Error) {
 /// Lists `dir` recursively in a stable order, skipping VCS directories; symbolic links are
 /// followed, so the bundle holds what the browser would see.
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<Local>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    for entry in crate::pack::bundle_entries(dir)? {
         let name = entry.file_name();
-        if SKIPPED.iter().any(|s| name == *s) {
-            continue;
-        }
         let path = entry.path();
         let Some(name) = name.to_str() else {
             bail!("{}: file names must be UTF-8", path.display());

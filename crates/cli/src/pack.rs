@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 /// Directory entries never deployed.
-pub(crate) const SKIPPED: &[&str] = &[".git", ".DS_Store", ".svn", ".hg"];
+const SKIPPED: &[&str] = &[".git", ".DS_Store", ".svn", ".hg"];
 
 pub(crate) fn archive_for(path: &Path) -> anyhow::Result<Vec<u8>> {
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -40,16 +40,8 @@ fn add_dir<W: std::io::Write>(
     rel: &Path,
     count: &mut usize,
 ) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    for entry in bundle_entries(dir)? {
         let name = entry.file_name();
-        if SKIPPED.iter().any(|s| name == *s) {
-            continue;
-        }
         let path = entry.path();
         let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
         let rel = rel.join(&name);
@@ -61,4 +53,16 @@ fn add_dir<W: std::io::Write>(
         }
     }
     Ok(())
+}
+
+/// The entries of `dir` that belong in a bundle (VCS directories skipped), sorted by name so
+/// that bundles and listings come out in a stable order.
+pub(crate) fn bundle_entries(dir: &Path) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    entries.retain(|e| !SKIPPED.iter().any(|s| e.file_name() == *s));
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
 }
