@@ -7,6 +7,7 @@
 //! - [`Manifest`]: one immutable version's files (path → digest, size, content type).
 //! - [`Snapshot`]: everything an edge needs to route, published under a global revision.
 //! - [`hosts`]: how platform host names map to (app, channel or version).
+//! - [`tagging`]: the `sy_v` and `sy_id` cookies and the stable traffic-split bucket.
 
 pub mod api;
 mod digest;
@@ -17,6 +18,7 @@ mod manifest;
 mod name;
 pub mod rules;
 mod snapshot;
+pub mod tagging;
 
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use domain::{DomainError, DomainName};

@@ -1,0 +1,50 @@
+use super::*;
+
+#[test]
+fn cookie_finds_the_named_pair_only() {
+    let h = "a=1; sy_v=cart.v12 ;sy_id=00ff; sy_vx=no";
+    assert_eq!(cookie(h, "sy_v"), Some("cart.v12"));
+    assert_eq!(cookie(h, "sy_id"), Some("00ff"));
+    assert_eq!(cookie(h, "sy"), None);
+    assert_eq!(cookie("", "sy_v"), None);
+    assert_eq!(cookie("novalue; sy_v", "sy_v"), None);
+}
+
+#[test]
+fn version_tags_round_trip_and_refuse_junk() {
+    assert_eq!(version_tag("cart", 12), "cart.v12");
+    assert_eq!(parse_version_tag("cart.v12"), Some(("cart", 12)));
+    for bad in ["cart", "cart.12", "cart.v", "cart.v0", "cart.v012", ".v1", "cart.v1x", "cart.v99999999999999999999"] {
+        assert_eq!(parse_version_tag(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn visitor_ids_are_exactly_32_hex_digits() {
+    let id = VisitorId(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+    assert_eq!(id.to_hex(), "0123456789abcdef0011223344556677");
+    assert_eq!(VisitorId::parse(&id.to_hex()), Some(id));
+    assert_eq!(VisitorId::parse("0123456789ABCDEF0011223344556677"), Some(id));
+    for bad in [
+        "",
+        "0123",
+        "0123456789abcdef00112233445566778",
+        "0123456789abcdef001122334455667g",
+        "+123456789abcdef0011223344556677",
+    ] {
+        assert_eq!(VisitorId::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn split_buckets_are_stable_and_spread_evenly() {
+    // Fixed value: every edge and every build must agree on it.
+    let first = split_bucket("cart", VisitorId(1));
+    assert_eq!(first, split_bucket("cart", VisitorId(1)));
+    let mut counts = [0u32; 100];
+    for i in 0..100_000u128 {
+        counts[split_bucket("cart", VisitorId(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))) as usize] += 1;
+    }
+    // 1,000 expected per bucket; a fair hash stays well within ±20 %.
+    assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+}
