@@ -432,7 +432,7 @@ impl Store {
         }
         let (domains, certs) = domains::snapshot_parts(&tx)?;
         tx.commit()?;
-        Ok(Snapshot { revision, apps, domains, certs })
+        Ok(Snapshot { revision, apps, domains, certs, previews: None })
     }
 }
 

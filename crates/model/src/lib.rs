@@ -26,7 +26,7 @@ pub use hosts::Selector;
 pub use manifest::{Encoded, Encoding, FileEntry, Manifest, ManifestError};
 pub use name::{Name, NameError};
 pub use rules::SiteRules;
-pub use snapshot::{AppState, CertRef, DomainRoute, Hsts, Snapshot, VersionRef};
+pub use snapshot::{AppState, CertRef, DomainRoute, Hsts, PreviewAccess, Retained, Snapshot, SplitShare, VersionRef};
 
 /// The channel that live traffic follows.
 pub const LIVE: &str = "live";

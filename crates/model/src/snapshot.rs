@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,21 @@ pub struct Snapshot {
     /// id it does not hold with its edge token. Never carries key material.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certs: Vec<CertRef>,
+    /// How edges check preview share links. `None` (the operator made every preview public,
+    /// or a snapshot persisted before shared previews existed): every host is public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previews: Option<PreviewAccess>,
+}
+
+/// Verification material for preview share links. The signing key never leaves the control
+/// plane; edges get the public half.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewAccess {
+    /// Ed25519 public key that verifies share tokens, base64url without padding.
+    pub key: String,
+    /// Ids of share links revoked before they expired (kept until their expiry).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<String>,
 }
 
 /// What a custom domain serves and how it treats plain HTTP.
@@ -73,6 +88,33 @@ pub struct AppState {
     pub channels: BTreeMap<String, u64>,
     /// Version number → that version's manifest.
     pub versions: BTreeMap<u64, VersionRef>,
+    /// The live channel's traffic split while one is on: 2 to 4 versions whose weights (in
+    /// percent) sum to 100. Empty: live traffic goes to `channels["live"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<SplitShare>,
+    /// Skew protection, per channel: versions the channel served recently, each with the time
+    /// until which a visitor who loaded a page from it keeps getting its assets from it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recent: BTreeMap<String, Vec<Retained>>,
+    /// Channels other than `live` that anyone may open without a share link.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub public: BTreeSet<String>,
+}
+
+/// One version's share of new visitors in a traffic split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitShare {
+    pub version: u64,
+    /// Percent of new visitors, 1 to 99.
+    pub weight: u8,
+}
+
+/// A version a channel no longer serves to new page loads, kept for its visitors' assets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retained {
+    pub version: u64,
+    /// Unix seconds after which the edge stops serving it to those visitors.
+    pub until: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,7 +29,9 @@ fn evicts_only_unreferenced_blobs_and_only_over_budget() {
     let old = [cache.put_bytes(&[b'a'; 1000]).unwrap(), cache.put_bytes(&[b'b'; 1000]).unwrap()];
     let mut snapshot = Snapshot { revision: 3, ..Default::default() };
     let versions = [(1, VersionRef { manifest: kept, created: 0 })].into();
-    snapshot.apps.insert("cart".into(), AppState { channels: [("live".into(), 1)].into(), versions });
+    snapshot
+        .apps
+        .insert("cart".into(), AppState { channels: [("live".into(), 1)].into(), versions, ..AppState::default() });
 
     assert!(collect(&cache, dir.path(), &snapshot, 1 << 20).is_empty(), "under budget: nothing goes");
     let evicted = collect(&cache, dir.path(), &snapshot, 1500);

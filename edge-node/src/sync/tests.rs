@@ -6,6 +6,7 @@ fn app(version: u64, manifest: u8) -> AppState {
     AppState {
         channels: [("live".to_owned(), version)].into(),
         versions: [(version, VersionRef { manifest: Digest::from_bytes([manifest; 32]), created: 0 })].into(),
+        ..AppState::default()
     }
 }
 
