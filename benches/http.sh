@@ -4,6 +4,7 @@
 # the same bundle. Each server is pinned to one core and wrk to another.
 #
 #   bash benches/http.sh            # DURATION=10s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
+#   BASELINE=9e2eded bash benches/http.sh   # also the edge built from that commit, same run
 #
 # Installs what it needs (wrk, nginx with brotli_static, brotli, static-web-server) and prints
 # a Markdown table for benches/README.md.
@@ -13,7 +14,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
-PORT_EDGE=18080 PORT_NGINX=18081 PORT_SWS=18082 PORT_HYPER=18083 PORT_HYPER2=18084
+PORT_EDGE=18080 PORT_NGINX=18081 PORT_SWS=18082 PORT_HYPER=18083 PORT_HYPER2=18084 PORT_BASE=18085
+BASELINE=${BASELINE:-}
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -28,14 +30,29 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v static-web-server >/dev/null || cargo install --locked static-web-server
 cd "$ROOT"
-cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-BIN="$ROOT/target/release"
-
 WORK=$(mktemp -d)
 chmod 755 "$WORK" # nginx workers run unprivileged when started as root
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -z "$BASELINE" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
+# With BASELINE=<commit>, that commit's edge is built first (same target dir, so only the
+# workspace's own crates compile again) and kept aside, to run beside this tree's edge.
+if [ -n "$BASELINE" ]; then
+  git -C "$ROOT" worktree add --detach -q "$WORK/baseline-src" "$BASELINE"
+  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p switchyard-edge)
+  cp "$ROOT/target/release/switchyard-edge" "$WORK/switchyard-edge-baseline"
+  touch "$ROOT/edge-node/src/main.rs" # relink this tree's edge over the baseline's
+fi
+cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
+BIN="$ROOT/target/release"
+if [ -n "$BASELINE" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
+  echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
+fi
 
 # --- The bundle: a 2 KiB index.html, a 150 KiB fingerprinted JS file, a rewrite rule. ---
 SITE="$WORK/site"
@@ -90,6 +107,12 @@ cli deploy "$SITE" --app shop --promote >/dev/null
 taskset -c "$SERVER_CPU" "$BIN/switchyard-edge" --control-plane "$API" --token "$EDGE_TOKEN" \
   --http-addr "127.0.0.1:$PORT_EDGE" --cache-dir "$WORK/edge" --base-domain bench.local 2>"$WORK/edge.log" >/dev/null & pids+=($!)
 wait_http "http://127.0.0.1:$PORT_EDGE/" shop.bench.local
+if [ -n "$BASELINE" ]; then
+  taskset -c "$SERVER_CPU" "$WORK/switchyard-edge-baseline" --control-plane "$API" --token "$EDGE_TOKEN" \
+    --http-addr "127.0.0.1:$PORT_BASE" --cache-dir "$WORK/edge-baseline" --base-domain bench.local \
+    2>"$WORK/edge-baseline.log" >/dev/null & pids+=($!)
+  wait_http "http://127.0.0.1:$PORT_BASE/" shop.bench.local
+fi
 
 # --- nginx: one worker, sendfile, open_file_cache, no access log, precompressed files.
 mkdir -p "$WORK/nginx/logs"
@@ -162,6 +185,7 @@ wait_http "http://127.0.0.1:$PORT_HYPER2/" x
 ROWS=("index.html (2 KiB)|/|" "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|" "_redirects rewrite|/product/123|")
 SERVERS=("switchyard-edge|$PORT_EDGE|shop.bench.local" "nginx|$PORT_NGINX|x" "static-web-server|$PORT_SWS|x"
   "bare hyper, same headers|$PORT_HYPER|x" "bare hyper, content-type only|$PORT_HYPER2|x")
+[ -z "$BASELINE" ] || SERVERS+=("switchyard-edge @ $BASELINE|$PORT_BASE|shop.bench.local")
 
 check() { # port host path header → "status encoding bytes"
   local args=(-s -o /dev/null -w '%{http_code} %header{content-encoding} %{size_download}' -H "Host: $2")
