@@ -13,11 +13,11 @@ use tower::ServiceExt;
 
 use super::super::*;
 use super::unix_now;
-use switchyard_model::share;
 use crate::auth::TokenHash;
 use crate::config::{Args, Config};
 use crate::previews::SigningKey;
 use switchyard_blob::LocalBlobStore;
+use switchyard_model::share;
 
 const ADMIN: &str = "sya_unit_test_token_0123456789";
 
