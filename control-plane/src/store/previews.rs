@@ -245,3 +245,6 @@ pub(super) fn snapshot_parts(
     let revoked = stmt.query_map([unix_now()], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(Some(PreviewAccess { key: key.to_owned(), revoked }))
 }
+
+#[cfg(test)]
+mod tests;
