@@ -272,6 +272,20 @@ async fn public_channels_and_version_links() {
     assert_eq!((r.status().as_u16(), r.headers()["x-switchyard-version"].to_str().unwrap()), (200, "v1"));
     assert_eq!(get(&p, &preview, "/", Some(&cookie)).await.status(), 401);
 
+    // A custom domain of a private channel is as private as the channel's host.
+    let body = serde_json::json!({ "name": "preview.shop.example", "app": "cart", "channel": "preview" });
+    assert_eq!(p.api("POST", "domains", &acme, Some(body)).await.0, 201);
+    wait_for("the edge to gate the custom domain", Duration::from_secs(10), || async {
+        (get(&p, "preview.shop.example", "/", None).await.status() == 401).then_some(())
+    })
+    .await;
+    let link = json(&cli(&["previews", "share", "--app", "cart", "--channel", "preview", "--json"]));
+    let token = token_of(link["url"].as_str().unwrap());
+    let r = get(&p, "preview.shop.example", &format!("/?sy_share={token}"), None).await;
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (302, "/"));
+    let r = get(&p, "preview.shop.example", "/", Some(&format!("sy_share={token}"))).await;
+    assert_eq!((r.status().as_u16(), r.headers()["x-switchyard-version"].to_str().unwrap()), (200, "v2"));
+
     // live is always public; unknown channels and versions are named.
     for (args, message) in [
         (vec!["--channel", "live"], "the live channel is always public"),
