@@ -302,6 +302,51 @@ async fn public_channels_and_version_links() {
 }
 
 #[tokio::test]
+async fn previews_stay_private_on_an_edge_restarted_without_the_control_plane_and_links_survive_a_restart() {
+    let (mut p, acme) = platform().await;
+    let api = p.control().url().to_owned();
+    let share = |expires: &str| {
+        let out = run_cli(
+            &api,
+            &acme,
+            &["previews", "share", "--app", "cart", "--channel", "preview", "--expires", expires, "--json"],
+        );
+        json(&out)
+    };
+    let (kept, revoked) = (share("1h"), share("1h"));
+    let kept_cookie = format!("sy_share={}", token_of(kept["url"].as_str().unwrap()));
+    let revoked_cookie = format!("sy_share={}", token_of(revoked["url"].as_str().unwrap()));
+    let id = revoked["id"].as_str().unwrap();
+    ok(&run_cli(&api, &acme, &["previews", "revoke", "--app", "cart", id]));
+    let preview = format!("preview--cart.{BASE}");
+    wait_for("the edge to refuse the revoked link", Duration::from_secs(10), || async {
+        (get(&p, &preview, "/", Some(&revoked_cookie)).await.status() == 401).then_some(())
+    })
+    .await;
+
+    // The edge alone, from its persisted snapshot: still private, the revocation still holds.
+    let (_, before) = p.api("GET", "edge/snapshot?after=0&wait=0", ADMIN_TOKEN, None).await;
+    let (control_data, edge_cache) = (p.control().data.clone(), p.edge().cache.clone());
+    p.edge.take().unwrap().stop();
+    p.control.take().unwrap().stop();
+    p.edge = Some(switchyard_testkit::Edge::start("http://127.0.0.1:9", &p.edge_token, &edge_cache, BASE));
+    assert_eq!(get(&p, &preview, "/", None).await.status(), 401);
+    assert_eq!(get(&p, &preview, "/", Some(&revoked_cookie)).await.status(), 401);
+    assert_eq!(get(&p, &preview, "/", Some(&kept_cookie)).await.status(), 200);
+    p.edge.take().unwrap().stop();
+
+    // The control plane restarted on its data keeps its key: links handed out still work.
+    p.control = Some(switchyard_testkit::Control::start_private_previews(&control_data, &[]));
+    p.edge = Some(switchyard_testkit::Edge::start(p.control().url(), &p.edge_token, &edge_cache, BASE));
+    let (_, snapshot) = p.api("GET", "edge/snapshot?after=0&wait=0", ADMIN_TOKEN, None).await;
+    assert_eq!(snapshot["previews"]["revoked"], serde_json::json!([id]));
+    assert_eq!(snapshot["previews"]["key"], before["previews"]["key"], "the same key after a restart");
+    assert_eq!(snapshot["revision"], before["revision"], "nothing changed, nothing to publish");
+    assert_eq!(get(&p, &preview, "/", Some(&kept_cookie)).await.status(), 200);
+    assert_eq!(get(&p, &preview, "/", Some(&revoked_cookie)).await.status(), 401);
+}
+
+#[tokio::test]
 async fn a_corrupt_signing_key_stops_the_control_plane_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("keys/preview-signing.pk8");
