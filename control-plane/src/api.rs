@@ -22,6 +22,7 @@
 //! | GET    | /v1/edges                     | operator        | the fleet: revision, lag, state       |
 //! | GET    | /v1/edges/wait?revision=N     | tenant/operator | long-poll until healthy edges reach N |
 //! | *      | /v1/domains, /v1/certs, …     |                 | custom domains and TLS: `api/domains` |
+//! | *      | /v1/apps/{app}/shares…, …/channels/{c}/visibility | tenant/operator | share links, public channels: `api/previews` |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
@@ -32,6 +33,7 @@ mod edges;
 mod error;
 mod extract;
 mod files;
+mod previews;
 mod uploads;
 
 use std::sync::{Arc, Mutex};
@@ -73,6 +75,8 @@ struct Inner {
     config: Config,
     shutdown: CancellationToken,
     fleet: Fleet,
+    /// Signs share links (`api/previews`); `None` only in handler tests that do not use them.
+    signing_key: Option<crate::previews::SigningKey>,
 }
 
 impl Api {
@@ -84,7 +88,15 @@ impl Api {
         shutdown: CancellationToken,
     ) -> Api {
         let fleet = Fleet::default();
-        Api { inner: Arc::new(Inner { store: Mutex::new(store), blobs, publisher, config, shutdown, fleet }) }
+        let inner = Inner { store: Mutex::new(store), blobs, publisher, config, shutdown, fleet, signing_key: None };
+        Api { inner: Arc::new(inner) }
+    }
+
+    /// The key share links are signed with. Call right after [`Api::new`].
+    pub fn with_signing_key(self, key: crate::previews::SigningKey) -> Api {
+        let mut inner = Arc::into_inner(self.inner).expect("with_signing_key is called before the Api is shared");
+        inner.signing_key = Some(key);
+        Api { inner: Arc::new(inner) }
     }
 
     /// Runs `f` on the store on a blocking thread. If `f` changed what edges see, the new
@@ -158,6 +170,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/certs", get(domains::list_certs).post(domains::add_cert))
         .route("/v1/certs/{domain}", delete(domains::remove_cert))
         .route("/v1/edge/certs/{id}", get(domains::edge_cert))
+        .merge(previews::routes())
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

@@ -31,6 +31,10 @@ pub struct Args {
     /// File holding the operator token (read at start).
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Make every preview and version host public (no share link needed). Without it (and
+    /// without `public_previews = true` in the file), they are private.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_PREVIEWS")]
+    pub public_previews: bool,
 }
 
 /// The file's shape. Unknown keys are an error.
@@ -42,6 +46,7 @@ struct FileConfig {
     base_domain: Option<String>,
     edge_url: Option<String>,
     admin_token_file: Option<PathBuf>,
+    public_previews: Option<bool>,
     #[serde(default)]
     limits: FileLimits,
     /// `[blob]`: where blobs are kept.
@@ -69,6 +74,8 @@ pub struct Config {
     pub limits: Limits,
     /// The blob store: a local directory (default: the data directory) or an S3 bucket.
     pub blob: crate::blobs::BlobConfig,
+    /// Every preview and version host is public: the snapshot carries no share-link key.
+    pub public_previews: bool,
 }
 
 impl Config {
@@ -110,7 +117,8 @@ impl Config {
         }
         let data = args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard"));
         let blob = crate::blobs::BlobConfig::from_section(file.blob, &data)?;
-        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits })
+        let public_previews = args.public_previews || file.public_previews.unwrap_or(false);
+        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits, public_previews })
     }
 }
 
@@ -156,6 +164,11 @@ mod tests {
         assert_eq!(c.limits.max_files, 7);
         assert_eq!(c.limits.max_file_bytes, Limits::default().max_file_bytes);
         assert_eq!(c.data, PathBuf::from(".switchyard"));
+        assert!(!c.public_previews, "previews are private unless the operator says otherwise");
+        std::fs::write(dir.path().join("p.toml"), "public_previews = true\n").unwrap();
+        let c = Config::load(Args { config: Some(dir.path().join("p.toml")), ..Args::default() }, None).unwrap();
+        assert!(c.public_previews);
+        assert!(Config::load(Args { public_previews: true, ..Args::default() }, None).unwrap().public_previews);
     }
 
     #[test]

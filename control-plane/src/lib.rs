@@ -15,6 +15,7 @@ pub mod blobs;
 pub mod certs;
 pub mod config;
 pub mod fleet;
+pub mod previews;
 mod publish;
 pub mod store;
 
@@ -66,10 +67,13 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
         None => admin_token_in(data)?,
     };
     store.set_admin_token(&TokenHash::of(&admin_token)).context("storing the operator token")?;
+    let signing_key = previews::SigningKey::load_or_create(data)?;
+    let verify = (!config.public_previews).then(|| signing_key.public_key().to_owned());
+    store.set_preview_access(verify).context("publishing the preview settings")?;
 
     let publisher = publish::Publisher::new(&mut store).context("building the first snapshot")?;
     let shutdown = CancellationToken::new();
-    let api = api::Api::new(store, blobs, publisher, config, shutdown.clone());
+    let api = api::Api::new(store, blobs, publisher, config, shutdown.clone()).with_signing_key(signing_key);
     Ok(Bound { listener, router: api::router(api), shutdown, admin_token })
 }
 

@@ -163,6 +163,9 @@ pub struct NewVersion<'a> {
 
 pub struct Store {
     conn: Connection,
+    /// The share-link verification key the snapshot publishes (`previews`); `None`: every
+    /// host is public. Set at start by `set_preview_access`.
+    preview_key: Option<String>,
 }
 
 impl Store {
@@ -173,7 +176,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        conn.execute_batch(previews::SCHEMA)?;
+        Ok(Store { conn, preview_key: None })
     }
 
     pub fn revision(&self) -> Result<u64> {
@@ -431,8 +435,9 @@ impl Store {
             }
         }
         let (domains, certs) = domains::snapshot_parts(&tx)?;
+        let previews = previews::snapshot_parts(&tx, &mut apps, self.preview_key.as_deref())?;
         tx.commit()?;
-        Ok(Snapshot { revision, apps, domains, certs, previews: None })
+        Ok(Snapshot { revision, apps, domains, certs, previews })
     }
 }
 
@@ -525,6 +530,8 @@ mod domains;
 pub use domains::NewDomain;
 mod deploys;
 pub use deploys::OpenDeploy;
+mod previews;
+pub use previews::{NewShare, ShareScope};
 
 #[cfg(test)]
 mod tests;

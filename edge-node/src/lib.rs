@@ -11,6 +11,7 @@
 //! snapshot replaces the routes with one `store`.
 
 mod accept;
+pub mod access;
 pub mod config;
 mod gc;
 mod heartbeat;

@@ -41,6 +41,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     {
         return https_redirect(host, req, port);
     }
+    if let Some(res) = crate::access::check(host, req, secure) {
+        return res;
+    }
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
@@ -73,6 +76,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     apply_header_rules(site, &path.display, res.headers_mut());
     if secure && let Some(hsts) = &host.hsts {
         res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    if host.access.is_some() {
+        crate::access::keep_private(res.headers_mut());
     }
     if head {
         *res.body_mut() = Body::Empty;

@@ -84,6 +84,8 @@ pub struct Host {
     pub https_redirect: bool,
     /// `Strict-Transport-Security` for HTTPS responses, prebuilt.
     pub hsts: Option<HeaderValue>,
+    /// The previews gate of a private host (`access`); `None`: public.
+    pub access: Option<Arc<crate::access::Gate>>,
 }
 
 /// One version of one app.
@@ -145,6 +147,7 @@ impl Routes {
         previous: &Routes,
     ) -> Result<Routes, BuildError> {
         let mut routes = Routes { revision: snapshot.revision, ..Routes::default() };
+        let verifier = crate::access::Verifier::from_snapshot(snapshot);
         for (app, state) in &snapshot.apps {
             let mut sites: HashMap<u64, Arc<Site>> = HashMap::new();
             for (&version, vref) in &state.versions {
@@ -156,17 +159,23 @@ impl Routes {
                 })?;
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
                 let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous)?);
-                let host = platform_host(app, &Selector::Version(version), base_domain);
-                routes
-                    .hosts
-                    .insert(host, Host { site: site.clone(), noindex: true, https_redirect: false, hsts: None });
+                let selector = Selector::Version(version);
+                let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
+                let host = platform_host(app, &selector, base_domain);
+                routes.hosts.insert(
+                    host,
+                    Host { site: site.clone(), noindex: true, https_redirect: false, hsts: None, access },
+                );
                 sites.insert(version, site);
             }
             for (channel, version) in &state.channels {
                 if let Some(site) = sites.get(version) {
-                    let host = platform_host(app, &Selector::Channel(channel.clone()), base_domain);
+                    let selector = Selector::Channel(channel.clone());
+                    let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
+                    let host = platform_host(app, &selector, base_domain);
                     let noindex = channel != LIVE;
-                    routes.hosts.insert(host, Host { site: site.clone(), noindex, https_redirect: false, hsts: None });
+                    let site = site.clone();
+                    routes.hosts.insert(host, Host { site, noindex, https_redirect: false, hsts: None, access });
                 }
             }
         }
@@ -306,13 +315,17 @@ impl Routes {
     fn add_domains(&mut self, snapshot: &Snapshot, base_domain: &str) {
         for (name, route) in &snapshot.domains {
             let platform = platform_host(&route.app, &Selector::Channel(route.channel.clone()), base_domain);
-            let Some(site) = self.hosts.get(&platform).map(|h| h.site.clone()) else { continue };
+            let Some((site, access)) = self.hosts.get(&platform).map(|h| (h.site.clone(), h.access.clone())) else {
+                continue;
+            };
             let has_cert = snapshot.certs.iter().any(|c| switchyard_model::domain::name_covers(&c.domain, name));
             let host = Host {
                 site,
                 noindex: route.channel != LIVE,
                 https_redirect: route.https_redirect && has_cert,
                 hsts: route.hsts.and_then(|h| HeaderValue::try_from(h.header_value()).ok()),
+                // A custom domain of a private channel is as private as the channel's host.
+                access,
             };
             match name.strip_prefix("*.") {
                 Some(parent) => self.wildcards.insert(parent.to_owned(), host),

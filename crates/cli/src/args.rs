@@ -134,6 +134,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::domains::CertsCommand,
     },
+    /// Share private previews: links, revocation, public channels.
+    Previews {
+        #[command(subcommand)]
+        command: crate::previews::PreviewsCommand,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -16,6 +16,7 @@ mod login;
 mod open;
 mod output;
 mod pack;
+mod previews;
 mod progress;
 mod project;
 mod sample;
@@ -186,6 +187,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         }
         Command::Domains { command } => domains::domains(client, out, command).await?,
         Command::Certs { command } => domains::certs(client, out, command).await?,
+        Command::Previews { command } => previews::previews(client, out, command).await?,
         Command::Releases { app } => {
             let releases = client.releases(&app).await?;
             out.print(&releases, || {

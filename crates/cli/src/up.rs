@@ -81,8 +81,11 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     out += &format!("  Sample shop (live)   {}\n", app.url);
     for (channel, version) in &app.channels {
         if channel != "live" {
-            out +=
-                &format!("  {channel:<20} {}  ({version})\n", app.url.replacen("://", &format!("://{channel}--"), 1));
+            // Previews are private: the URL opens with a share link only.
+            out += &format!(
+                "  {channel:<20} {}  ({version}, private: `switchyard previews share --app {SAMPLE_APP} --channel {channel}` prints a link)\n",
+                app.url.replacen("://", &format!("://{channel}--"), 1)
+            );
         }
     }
     if let (Some(addr), Some((cert, _))) = (https_addr, &platform_cert) {

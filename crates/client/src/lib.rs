@@ -13,6 +13,8 @@ use serde_json::json;
 pub use switchyard_model::api::{CertInfo, DomainInfo, Release, VersionInfo as Version};
 pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
 
+mod previews;
+pub use previews::{Previews, ShareCreated, ShareInfo, ShareTarget, Visibility};
 mod uploads;
 pub use uploads::{ListedFile, OpenedDeploy, VersionFile, VersionFiles};
 

@@ -8,6 +8,8 @@
 //! - [`Snapshot`]: everything an edge needs to route, published under a global revision.
 //! - [`hosts`]: how platform host names map to (app, channel or version).
 //! - [`tagging`]: the `sy_v` and `sy_id` cookies and the stable traffic-split bucket.
+//! - [`share`]: preview share tokens (encoding and checks; signing and verifying are the
+//!   control plane's and the edge's).
 
 pub mod api;
 mod digest;
@@ -17,6 +19,7 @@ pub mod hosts;
 mod manifest;
 mod name;
 pub mod rules;
+pub mod share;
 mod snapshot;
 pub mod tagging;
 

@@ -58,8 +58,24 @@ impl Platform {
 
     /// Like [`Platform::start_with`], with extra arguments for the edge too.
     pub async fn start_with_edge(control_args: &[&str], edge_args: &[&str]) -> Platform {
+        Self::start_full(control_args, edge_args, true).await
+    }
+
+    /// Like [`Platform::start`], but preview and version hosts are private (the production
+    /// default): they open only with a share link. The other constructors make them public
+    /// (`--public-previews`), so that tests of other features need no links.
+    pub async fn start_private_previews() -> Platform {
+        Self::start_full(&[], &[], false).await
+    }
+
+    async fn start_full(control_args: &[&str], edge_args: &[&str], public_previews: bool) -> Platform {
         let dir = tempfile::tempdir().expect("temp dir");
-        let control = Control::start_with(&dir.path().join("control"), control_args);
+        let data = dir.path().join("control");
+        let control = if public_previews {
+            Control::start_with(&data, control_args)
+        } else {
+            Control::start_private_previews(&data, control_args)
+        };
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (status, body) =
             request(&http, reqwest::Method::POST, &format!("{}/v1/edge-tokens", control.url()), ADMIN_TOKEN, None)

@@ -101,8 +101,25 @@ impl Control {
         Self::start_with(data, &[])
     }
 
+    /// Like [`Control::start`], with extra arguments. Preview and version hosts are public
+    /// (`--public-previews`), as they were before shared previews, so tests of other features
+    /// need no share links; [`Control::start_private_previews`] keeps them private.
     pub fn start_with(data: &Path, extra_args: &[&str]) -> Control {
+        Self::start_command(data, extra_args, true)
+    }
+
+    /// A control plane on the production default: preview and version hosts private.
+    pub fn start_private_previews(data: &Path, extra_args: &[&str]) -> Control {
+        Self::start_command(data, extra_args, false)
+    }
+
+    fn start_command(data: &Path, extra_args: &[&str], public_previews: bool) -> Control {
         let mut cmd = Command::new(bin_path("switchyard-control"));
+        if public_previews {
+            cmd.env("SWITCHYARD_PUBLIC_PREVIEWS", "true");
+        } else {
+            cmd.env_remove("SWITCHYARD_PUBLIC_PREVIEWS");
+        }
         if !extra_args.contains(&"--api-addr") {
             cmd.args(["--api-addr", "127.0.0.1:0"]);
         }

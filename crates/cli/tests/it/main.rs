@@ -9,6 +9,7 @@ mod faults;
 mod fleet;
 mod incremental;
 mod isolation;
+mod previews;
 mod restart;
 mod s3;
 mod serving;

@@ -134,9 +134,28 @@ async fn up_serves_the_sample_shop_and_keeps_state_across_restarts() {
         .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     let preview = format!("preview--{host}");
+    assert!(up.banner.contains("private: `switchyard previews share --app shop --channel preview`"), "{}", up.banner);
+    // Previews are private under `up`: a share link's token opens it.
+    let share: serde_json::Value = http
+        .post(format!("{api}/v1/apps/shop/shares"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "channel": "preview", "expires_in": 600 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = format!("sy_share={}", share["url"].as_str().unwrap().split("sy_share=").nth(1).unwrap());
     let served =
         switchyard_testkit::wait_for("the preview to be served after the restart", Duration::from_secs(10), || async {
-            let r = http.get(format!("http://{edge}/")).header("host", &preview).send().await.ok()?;
+            let r = http
+                .get(format!("http://{edge}/"))
+                .header("host", &preview)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .ok()?;
             if r.status() != 200 {
                 return None;
             }
@@ -144,4 +163,6 @@ async fn up_serves_the_sample_shop_and_keeps_state_across_restarts() {
         })
         .await;
     assert_eq!(served, "new");
+    let r = http.get(format!("http://{edge}/")).header("host", &preview).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no link, no preview");
 }
