@@ -31,6 +31,10 @@ pub struct Args {
     /// File holding the operator token (read at start).
     #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Skew protection: how long a version that left a channel keeps serving assets to the
+    /// visitors whose page it served, e.g. `12h`, `30m` [default: 12h].
+    #[arg(long, env = "SWITCHYARD_SKEW_WINDOW")]
+    pub skew_window: Option<String>,
 }
 
 /// The file's shape. Unknown keys are an error.
@@ -42,6 +46,7 @@ struct FileConfig {
     base_domain: Option<String>,
     edge_url: Option<String>,
     admin_token_file: Option<PathBuf>,
+    skew_window: Option<String>,
     #[serde(default)]
     limits: FileLimits,
     /// `[blob]`: where blobs are kept.
@@ -69,6 +74,8 @@ pub struct Config {
     pub limits: Limits,
     /// The blob store: a local directory (default: the data directory) or an S3 bucket.
     pub blob: crate::blobs::BlobConfig,
+    /// Skew protection window (see `store::splits`).
+    pub skew_window: std::time::Duration,
 }
 
 impl Config {
@@ -110,7 +117,12 @@ impl Config {
         }
         let data = args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard"));
         let blob = crate::blobs::BlobConfig::from_section(file.blob, &data)?;
-        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits })
+        let skew_window = match args.skew_window.or(file.skew_window) {
+            Some(text) => humantime::parse_duration(&text)
+                .with_context(|| format!("skew_window {text:?} is not a duration like 12h or 30m"))?,
+            None => crate::store::splits::DEFAULT_SKEW_WINDOW,
+        };
+        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits, skew_window })
     }
 }
 
@@ -156,6 +168,20 @@ mod tests {
         assert_eq!(c.limits.max_files, 7);
         assert_eq!(c.limits.max_file_bytes, Limits::default().max_file_bytes);
         assert_eq!(c.data, PathBuf::from(".switchyard"));
+        assert_eq!(c.skew_window, std::time::Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn skew_window_from_file_flag_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "skew_window = \"30m\"\n").unwrap();
+        let c = Config::load(Args { config: Some(file.clone()), ..Args::default() }, None).unwrap();
+        assert_eq!(c.skew_window, std::time::Duration::from_secs(1800));
+        let args = Args { config: Some(file), skew_window: Some("2s".into()), ..Args::default() };
+        assert_eq!(Config::load(args, None).unwrap().skew_window, std::time::Duration::from_secs(2));
+        let err = Config::load(Args { skew_window: Some("soon".into()), ..Args::default() }, None).unwrap_err();
+        assert!(err.to_string().contains("skew_window \"soon\""), "{err}");
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
         None => admin_token_in(data)?,
     };
     store.set_admin_token(&TokenHash::of(&admin_token)).context("storing the operator token")?;
+    store.set_skew_window(config.skew_window);
 
     let publisher = publish::Publisher::new(&mut store).context("building the first snapshot")?;
     let shutdown = CancellationToken::new();

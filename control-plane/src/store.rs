@@ -163,6 +163,8 @@ pub struct NewVersion<'a> {
 
 pub struct Store {
     conn: Connection,
+    /// Skew protection: how long versions that left a channel stay in snapshots (`splits`).
+    skew_window: std::time::Duration,
 }
 
 impl Store {
@@ -173,7 +175,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        conn.execute_batch(splits::SCHEMA)?;
+        Ok(Store { conn, skew_window: splits::DEFAULT_SKEW_WINDOW })
     }
 
     pub fn revision(&self) -> Result<u64> {
@@ -430,6 +433,7 @@ impl Store {
                 apps.entry(r.get(0)?).or_default().channels.insert(r.get(1)?, r.get(2)?);
             }
         }
+        splits::fill_snapshot(&tx, &mut apps, self.skew_window, SystemTime::now())?;
         let (domains, certs) = domains::snapshot_parts(&tx)?;
         tx.commit()?;
         Ok(Snapshot { revision, apps, domains, certs, previews: None })
@@ -499,11 +503,13 @@ fn move_pointer(
         params![app_id, channel, from, to, kind, actor, at, revision],
     )?;
     let id = tx.last_insert_rowid();
-    Ok(tx.query_row(
+    let ended = splits::on_move(tx, app_id, channel, at)?;
+    let release = tx.query_row(
         "SELECT id, channel, from_version, to_version, kind, actor, at, revision FROM releases WHERE id = ?1",
         [id],
         release_from_row,
-    )?)
+    )?;
+    Ok(Release { ended_split: ended.as_deref().map(splits::weights_of), ..release })
 }
 
 fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
@@ -518,6 +524,7 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
         revision: r.get(7)?,
         app: None,
         url: None,
+        ended_split: None,
     })
 }
 
@@ -525,6 +532,7 @@ mod domains;
 pub use domains::NewDomain;
 mod deploys;
 pub use deploys::OpenDeploy;
+pub mod splits;
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ pub mod origin;
 pub mod serve;
 pub mod sites;
 mod sync;
+pub mod tagging;
 pub mod tls;
 
 use std::future::Future;

@@ -19,6 +19,7 @@ mod pack;
 mod progress;
 mod project;
 mod sample;
+mod split;
 mod up;
 
 use std::process::ExitCode;
@@ -166,6 +167,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
             fleet::print_release(client, out, &app, &release, &wait).await?;
         }
         Command::Edges => fleet::edges(client, out).await?,
+        Command::Split { app, shares } => split::split(client, out, &app, &shares).await?,
         Command::Versions { app } => {
             let versions = client.versions(&app).await?;
             out.print(&versions, || {

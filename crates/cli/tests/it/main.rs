@@ -12,5 +12,6 @@ mod isolation;
 mod restart;
 mod s3;
 mod serving;
+mod split;
 mod tls;
 mod up;
