@@ -36,7 +36,7 @@ pub const VERSION_JSON: &str = "/__switchyard/version.json";
 /// How long the browser keeps `sy_v`: the window in which a conversion is attributed to the
 /// version of the visitor's last page.
 pub const VERSION_COOKIE_MAX_AGE: u64 = 30 * 24 * 3600;
-/// How long the browser keeps `sy_id`.
+/// How long the browser keeps `sy_id` (one year; spelled out in `visitor_cookie`).
 pub const VISITOR_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
 
 static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -217,14 +217,24 @@ pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, headers: &m
     }
 }
 
-#[cold]
+/// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, written into one
+/// buffer of the exact size (the only allocation a new visitor costs).
 fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::try_from(format!(
-        "{VISITOR_COOKIE}={}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}",
-        visitor.to_hex()
-    ))
-    .expect("hex is header-safe")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const ATTRIBUTES: &str = "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax";
+    const SECURE: &str = "; Secure";
+    let mut out = Vec::with_capacity(VISITOR_COOKIE.len() + 1 + 32 + ATTRIBUTES.len() + SECURE.len());
+    out.extend_from_slice(VISITOR_COOKIE.as_bytes());
+    out.push(b'=');
+    for byte in visitor.0.to_be_bytes() {
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xf)]);
+    }
+    out.extend_from_slice(ATTRIBUTES.as_bytes());
+    if secure {
+        out.extend_from_slice(SECURE.as_bytes());
+    }
+    HeaderValue::from_maybe_shared(Bytes::from(out)).expect("ASCII without control characters")
 }
 
 /// The edge's clock in Unix seconds, read only when a retained version is asked for.

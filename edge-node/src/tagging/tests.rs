@@ -186,4 +186,8 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
         ]
     );
     assert_eq!(id.len(), 32);
+    assert_eq!(
+        visitor_cookie(VisitorId(0x0123456789abcdef0123456789abcdef), false),
+        format!("sy_id={ID}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax")
+    );
 }
