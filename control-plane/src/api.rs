@@ -14,6 +14,7 @@
 //! | POST   | /v1/apps/{app}/promote        | tenant/operator | point a channel at a version          |
 //! | POST   | /v1/apps/{app}/rollback       | tenant/operator | point a channel back                  |
 //! | GET    | /v1/apps/{app}/releases       | tenant/operator | pointer moves                         |
+//! | PUT/GET | /v1/apps/{app}/split         | tenant/operator | live traffic split (`api/splits`)     |
 //! | POST   | /v1/apps/{app}/deploys…       | tenant/operator | content-addressed deploy (`uploads`)  |
 //! | GET    | /v1/apps/{app}/versions/{v}/files | tenant/operator | a version's files (for diff)      |
 //! | GET    | /v1/edge/snapshot?after=N     | edge/operator   | long-poll for a revision above N      |
@@ -34,6 +35,7 @@ mod error;
 mod extract;
 mod files;
 mod previews;
+mod splits;
 mod uploads;
 
 use std::sync::{Arc, Mutex};
@@ -160,6 +162,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/apps/{app}/promote", post(promote))
         .route("/v1/apps/{app}/rollback", post(rollback))
         .route("/v1/apps/{app}/releases", get(list_releases))
+        .route("/v1/apps/{app}/split", axum::routing::put(splits::set_split).get(splits::get_split))
         .route("/v1/edge/snapshot", get(snapshot))
         .route("/v1/blobs/{digest}", get(blob))
         .route("/v1/edge/heartbeat", post(edges::heartbeat))
@@ -311,8 +314,10 @@ async fn create_app(
 async fn get_app(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {
     let app = api.app(auth.merchant()?, &app).await?;
     let id = app.id;
-    let channels = api.db(move |s| s.channels(id)).await?;
-    Ok(axum::Json(app_json(&api, &app, &channels)).into_response())
+    let (channels, split) = api.db(move |s| Ok((s.channels(id)?, s.current_split(id)?))).await?;
+    let mut body = app_json(&api, &app, &channels);
+    body["split"] = json!(split);
+    Ok(axum::Json(body).into_response())
 }
 
 async fn list_versions(State(api): State<Api>, auth: Auth, Path(app): Path<String>) -> Result<Response, ApiError> {

@@ -35,6 +35,10 @@ pub struct Args {
     /// without `public_previews = true` in the file), they are private.
     #[arg(long, env = "SWITCHYARD_PUBLIC_PREVIEWS")]
     pub public_previews: bool,
+    /// Skew protection: how long a version that left a channel keeps serving assets to the
+    /// visitors whose page it served, e.g. `12h`, `30m` [default: 12h].
+    #[arg(long, env = "SWITCHYARD_SKEW_WINDOW")]
+    pub skew_window: Option<String>,
 }
 
 /// The file's shape. Unknown keys are an error.
@@ -47,6 +51,7 @@ struct FileConfig {
     edge_url: Option<String>,
     admin_token_file: Option<PathBuf>,
     public_previews: Option<bool>,
+    skew_window: Option<String>,
     #[serde(default)]
     limits: FileLimits,
     /// `[blob]`: where blobs are kept.
@@ -76,6 +81,8 @@ pub struct Config {
     pub blob: crate::blobs::BlobConfig,
     /// Every preview and version host is public: the snapshot carries no share-link key.
     pub public_previews: bool,
+    /// Skew protection window (see `store::splits`).
+    pub skew_window: std::time::Duration,
 }
 
 impl Config {
@@ -118,7 +125,12 @@ impl Config {
         let data = args.data.or(file.data).unwrap_or_else(|| PathBuf::from(".switchyard"));
         let blob = crate::blobs::BlobConfig::from_section(file.blob, &data)?;
         let public_previews = args.public_previews || file.public_previews.unwrap_or(false);
-        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits, public_previews })
+        let skew_window = match args.skew_window.or(file.skew_window) {
+            Some(text) => humantime::parse_duration(&text)
+                .with_context(|| format!("skew_window {text:?} is not a duration like 12h or 30m"))?,
+            None => crate::store::splits::DEFAULT_SKEW_WINDOW,
+        };
+        Ok(Config { api_addr, blob, data, base_domain, edge_url, admin_token, limits, public_previews, skew_window })
     }
 }
 
@@ -169,6 +181,20 @@ mod tests {
         let c = Config::load(Args { config: Some(dir.path().join("p.toml")), ..Args::default() }, None).unwrap();
         assert!(c.public_previews);
         assert!(Config::load(Args { public_previews: true, ..Args::default() }, None).unwrap().public_previews);
+        assert_eq!(c.skew_window, std::time::Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn skew_window_from_file_flag_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "skew_window = \"30m\"\n").unwrap();
+        let c = Config::load(Args { config: Some(file.clone()), ..Args::default() }, None).unwrap();
+        assert_eq!(c.skew_window, std::time::Duration::from_secs(1800));
+        let args = Args { config: Some(file), skew_window: Some("2s".into()), ..Args::default() };
+        assert_eq!(Config::load(args, None).unwrap().skew_window, std::time::Duration::from_secs(2));
+        let err = Config::load(Args { skew_window: Some("soon".into()), ..Args::default() }, None).unwrap_err();
+        assert!(err.to_string().contains("skew_window \"soon\""), "{err}");
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let signing_key = previews::SigningKey::load_or_create(data)?;
     let verify = (!config.public_previews).then(|| signing_key.public_key().to_owned());
     store.set_preview_access(verify).context("publishing the preview settings")?;
+    store.set_skew_window(config.skew_window);
 
     let publisher = publish::Publisher::new(&mut store).context("building the first snapshot")?;
     let shutdown = CancellationToken::new();

@@ -166,6 +166,8 @@ pub struct Store {
     /// The share-link verification key the snapshot publishes (`previews`); `None`: every
     /// host is public. Set at start by `set_preview_access`.
     preview_key: Option<String>,
+    /// Skew protection: how long versions that left a channel stay in snapshots (`splits`).
+    skew_window: std::time::Duration,
 }
 
 impl Store {
@@ -177,7 +179,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(previews::SCHEMA)?;
-        Ok(Store { conn, preview_key: None })
+        conn.execute_batch(splits::SCHEMA)?;
+        Ok(Store { conn, preview_key: None, skew_window: splits::DEFAULT_SKEW_WINDOW })
     }
 
     pub fn revision(&self) -> Result<u64> {
@@ -434,6 +437,7 @@ impl Store {
                 apps.entry(r.get(0)?).or_default().channels.insert(r.get(1)?, r.get(2)?);
             }
         }
+        splits::fill_snapshot(&tx, &mut apps, self.skew_window, SystemTime::now())?;
         let (domains, certs) = domains::snapshot_parts(&tx)?;
         let previews = previews::snapshot_parts(&tx, &mut apps, self.preview_key.as_deref())?;
         tx.commit()?;
@@ -504,11 +508,13 @@ fn move_pointer(
         params![app_id, channel, from, to, kind, actor, at, revision],
     )?;
     let id = tx.last_insert_rowid();
-    Ok(tx.query_row(
+    let ended = splits::on_move(tx, app_id, channel, at)?;
+    let release = tx.query_row(
         "SELECT id, channel, from_version, to_version, kind, actor, at, revision FROM releases WHERE id = ?1",
         [id],
         release_from_row,
-    )?)
+    )?;
+    Ok(Release { ended_split: ended.as_deref().map(splits::weights_of), ..release })
 }
 
 fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
@@ -523,6 +529,7 @@ fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
         revision: r.get(7)?,
         app: None,
         url: None,
+        ended_split: None,
     })
 }
 
@@ -532,6 +539,7 @@ mod deploys;
 pub use deploys::OpenDeploy;
 mod previews;
 pub use previews::{NewShare, ShareScope};
+pub mod splits;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! cache, and follows the control plane's snapshot.
 //!
 //! Owns: the accept loop and HTTP behaviour (`accept`, `serve`), the routing table (`sites`),
+//! which version serves a visitor and its cookies (`tagging`),
 //! following the control plane (`sync`), reporting to it (`heartbeat`), the cache budget
 //! (`gc`). Must not know: SQLite, tenants or tokens other than its own; it never depends on
 //! `switchyard-control`.
@@ -20,6 +21,7 @@ pub mod origin;
 pub mod serve;
 pub mod sites;
 mod sync;
+pub mod tagging;
 pub mod tls;
 
 use std::future::Future;

@@ -20,6 +20,7 @@ pub use body::Body;
 use resolve::Resolved;
 
 use crate::sites::{File, Host, Representation, Routes, Site, X_APP, X_VERSION};
+use crate::tagging;
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static NOINDEX: HeaderValue = HeaderValue::from_static("noindex");
@@ -53,27 +54,52 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
             return res;
         }
     };
+    if req.uri().path() == tagging::VERSION_JSON {
+        let mut res = tagging::version_json(host, req.headers(), secure, head);
+        if secure && let Some(hsts) = &host.hsts {
+            res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        return res;
+    }
     let path = match resolve::decode_path(req.uri().path()) {
         Ok(path) => path,
         Err(reason) => return site_plain(host, StatusCode::BAD_REQUEST, reason),
     };
-    let site = &host.site;
-    let mut res = match resolve::resolve(site, &path, req.headers(), req.uri().query()) {
-        Resolved::File { file, status } => serve_file(host, file, status, req.headers(), head),
+    // Which version serves this visitor (split, skew protection; see `tagging`).
+    let navigation = resolve::is_navigation(&path, req.headers());
+    let choice = tagging::choose(host, tagging::Cookies::read(req.headers()), navigation, tagging::now);
+    let mut site = choice.site;
+    let mut resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
+    if choice.pinned && resolved.is_not_found() {
+        // The retained version lacks the path: the visitor's current version may have it.
+        site = choice.fallback;
+        resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
+    }
+    let mut res = match resolved {
+        Resolved::File { file, status } => serve_file(host, site, file, status, req.headers(), head),
         Resolved::Redirect { status, location } => {
-            let mut res = site_plain(host, status, "");
+            let mut res = site_plain_of(host, site, status, "");
             match HeaderValue::try_from(location) {
                 Ok(location) => {
                     res.headers_mut().insert(header::LOCATION, location);
                 }
-                Err(_) => return site_plain(host, StatusCode::BAD_REQUEST, "bad request: unusable redirect target\n"),
+                Err(_) => {
+                    return site_plain_of(
+                        host,
+                        site,
+                        StatusCode::BAD_REQUEST,
+                        "bad request: unusable redirect target\n",
+                    );
+                }
             }
             res
         }
-        Resolved::Plain(StatusCode::GONE) => site_plain(host, StatusCode::GONE, "gone\n"),
-        Resolved::Plain(status) => site_plain(host, status, "not found\n"),
+        Resolved::Plain(StatusCode::GONE) => site_plain_of(host, site, StatusCode::GONE, "gone\n"),
+        Resolved::Plain(status) => site_plain_of(host, site, status, "not found\n"),
     };
     apply_header_rules(site, &path.display, res.headers_mut());
+    tagging::set_cookies(&choice, site, secure, res.headers_mut());
+    // `choice.visitor` is this request's visitor id (existing or minted), for counting.
     if secure && let Some(hsts) = &host.hsts {
         res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
@@ -86,8 +112,14 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     res
 }
 
-fn serve_file(host: &Host, file: &File, status: StatusCode, req: &HeaderMap, head: bool) -> Response<Body> {
-    let site = &host.site;
+fn serve_file(
+    host: &Host,
+    site: &Site,
+    file: &File,
+    status: StatusCode,
+    req: &HeaderMap,
+    head: bool,
+) -> Response<Body> {
     let ranged = status == StatusCode::OK && !head && req.contains_key(header::RANGE);
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
     let chosen = if ranged { None } else { negotiate::encoding(req.get(header::ACCEPT_ENCODING), &file.encodings) };
@@ -162,10 +194,10 @@ fn apply_header_rules(site: &Site, path: &str, h: &mut HeaderMap) {
     }
 }
 
-fn common_headers(h: &mut HeaderMap, host: &Host) {
+fn common_headers(h: &mut HeaderMap, host: &Host, site: &Site) {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
-    h.insert(X_APP, host.site.app_header.clone());
-    h.insert(X_VERSION, host.site.version_header.clone());
+    h.insert(X_APP, site.app_header.clone());
+    h.insert(X_VERSION, site.version_header.clone());
     if host.noindex {
         h.insert(X_ROBOTS_TAG, NOINDEX.clone());
     }
@@ -182,9 +214,14 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 }
 
 fn site_plain(host: &Host, status: StatusCode, text: &'static str) -> Response<Body> {
+    site_plain_of(host, &host.site, status, text)
+}
+
+/// A short text answer from `site`, the version chosen for the request.
+fn site_plain_of(host: &Host, site: &Site, status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = plain(status, text);
     res.headers_mut().insert(header::CACHE_CONTROL, REVALIDATE.clone());
-    common_headers(res.headers_mut(), host);
+    common_headers(res.headers_mut(), host, site);
     res
 }
 

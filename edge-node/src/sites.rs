@@ -86,10 +86,15 @@ pub struct Host {
     pub hsts: Option<HeaderValue>,
     /// The previews gate of a private host (`access`); `None`: public.
     pub access: Option<Arc<crate::access::Gate>>,
+    /// A channel host's version choice (split, retained versions; see `tagging`); `None` on
+    /// version hosts, which always serve `site`.
+    pub channel: Option<Arc<crate::tagging::Channel>>,
 }
 
 /// One version of one app.
 pub struct Site {
+    /// App, version and the prebuilt `sy_v` cookies (see `tagging`).
+    pub tag: crate::tagging::SiteTag,
     pub app_header: HeaderValue,
     pub version_header: HeaderValue,
     /// When the version was created: the `last-modified` of all its files.
@@ -164,18 +169,36 @@ impl Routes {
                 let host = platform_host(app, &selector, base_domain);
                 routes.hosts.insert(
                     host,
-                    Host { site: site.clone(), noindex: true, https_redirect: false, hsts: None, access },
+                    Host {
+                        site: site.clone(),
+                        noindex: true,
+                        https_redirect: false,
+                        hsts: None,
+                        access,
+                        channel: None,
+                    },
                 );
                 sites.insert(version, site);
             }
+            let now = crate::tagging::now();
             for (channel, version) in &state.channels {
                 if let Some(site) = sites.get(version) {
                     let selector = Selector::Channel(channel.clone());
                     let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
                     let host = platform_host(app, &selector, base_domain);
                     let noindex = channel != LIVE;
-                    let site = site.clone();
-                    routes.hosts.insert(host, Host { site, noindex, https_redirect: false, hsts: None, access });
+                    let choice = Some(Arc::new(crate::tagging::Channel::build(channel, state, &sites, now)));
+                    routes.hosts.insert(
+                        host,
+                        Host {
+                            site: site.clone(),
+                            noindex,
+                            https_redirect: false,
+                            hsts: None,
+                            access,
+                            channel: choice,
+                        },
+                    );
                 }
             }
         }
@@ -297,6 +320,7 @@ impl Routes {
             })
             .collect();
         Ok(Site {
+            tag: crate::tagging::SiteTag::new(app, version),
             app_header,
             version_header,
             modified,
@@ -315,7 +339,9 @@ impl Routes {
     fn add_domains(&mut self, snapshot: &Snapshot, base_domain: &str) {
         for (name, route) in &snapshot.domains {
             let platform = platform_host(&route.app, &Selector::Channel(route.channel.clone()), base_domain);
-            let Some((site, access)) = self.hosts.get(&platform).map(|h| (h.site.clone(), h.access.clone())) else {
+            let Some((site, access, channel)) =
+                self.hosts.get(&platform).map(|h| (h.site.clone(), h.access.clone(), h.channel.clone()))
+            else {
                 continue;
             };
             let has_cert = snapshot.certs.iter().any(|c| switchyard_model::domain::name_covers(&c.domain, name));
@@ -326,6 +352,7 @@ impl Routes {
                 hsts: route.hsts.and_then(|h| HeaderValue::try_from(h.header_value()).ok()),
                 // A custom domain of a private channel is as private as the channel's host.
                 access,
+                channel,
             };
             match name.strip_prefix("*.") {
                 Some(parent) => self.wildcards.insert(parent.to_owned(), host),
@@ -360,6 +387,25 @@ impl Routes {
 }
 
 impl Site {
+    /// A site with no files and no rules, for tests of what chooses among sites.
+    #[cfg(test)]
+    pub(crate) fn empty(app: &str, version: u64) -> Site {
+        Site {
+            tag: crate::tagging::SiteTag::new(app, version),
+            app_header: HeaderValue::from_str(app).unwrap(),
+            version_header: HeaderValue::from_str(&version_label(version)).unwrap(),
+            modified: SystemTime::UNIX_EPOCH,
+            last_modified: HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+            files: Map::default(),
+            redirects: Vec::new(),
+            header_rules: Vec::new(),
+            spa_fallback: None,
+            clean_urls: false,
+            trailing_slash: TrailingSlash::Keep,
+            not_found: None,
+        }
+    }
+
     /// The file at a manifest key (no leading slash).
     pub fn file(&self, key: &str) -> Option<&File> {
         self.files.get(key)

@@ -91,6 +91,16 @@ pub enum Command {
         #[arg(long)]
         app: String,
     },
+    /// Send shares of new live visitors to versions (`v12=90 v13=10`: 2 to 4 versions, sum
+    /// 100), sticky per visitor on every edge; without shares, show the split and its history.
+    /// `switchyard promote` ends a split.
+    Split {
+        #[arg(long)]
+        app: String,
+        /// VERSION=PERCENT pairs, e.g. v12=90 v13=10.
+        #[arg(value_name = "VERSION=PERCENT")]
+        shares: Vec<String>,
+    },
     /// List an app's pointer moves.
     Releases {
         #[arg(long)]

@@ -20,6 +20,7 @@ mod previews;
 mod progress;
 mod project;
 mod sample;
+mod split;
 mod up;
 
 use std::process::ExitCode;
@@ -167,6 +168,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
             fleet::print_release(client, out, &app, &release, &wait).await?;
         }
         Command::Edges => fleet::edges(client, out).await?,
+        Command::Split { app, shares } => split::split(client, out, &app, &shares).await?,
         Command::Versions { app } => {
             let versions = client.versions(&app).await?;
             out.print(&versions, || {

@@ -79,6 +79,9 @@ pub(crate) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -
 pub(crate) fn release_line(app: &str, r: &Release) -> String {
     let from = r.from.as_deref().unwrap_or("nothing");
     let mut s = format!("{app}: {} now serves {} (was {from}; revision {})\n", r.channel, r.to, r.revision);
+    if let Some(ended) = &r.ended_split {
+        s += &format!("Ended the traffic split ({}).\n", crate::split::weights_line(ended));
+    }
     if let Some(url) = &r.url {
         s += &format!("  {url}\n");
     }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-pub use switchyard_model::api::{CertInfo, DomainInfo, Release, VersionInfo as Version};
+pub use switchyard_model::api::{
+    CertInfo, DomainInfo, Release, SplitInfo, SplitRequest, SplitState, SplitWeight, VersionInfo as Version,
+};
 pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
 
 mod previews;
@@ -58,6 +60,9 @@ pub struct App {
     pub edge_url: Option<String>,
     #[serde(default)]
     pub base_domain: Option<String>,
+    /// The live channel's traffic split in force (`GET /v1/apps/{app}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +210,18 @@ impl Client {
 
     pub async fn releases(&self, app: &str) -> Result<Vec<Release>, Error> {
         self.get(&format!("apps/{app}/releases")).await
+    }
+
+    /// Starts a traffic split of `app`'s live channel (replacing the one in force).
+    pub async fn set_split(&self, app: &str, weights: &[SplitWeight]) -> Result<SplitInfo, Error> {
+        let url = self.url(&format!("apps/{app}/split"));
+        let body = SplitRequest { weights: weights.to_vec() };
+        self.send(self.http.put(&url).json(&body), url).await
+    }
+
+    /// The split in force and the app's split history.
+    pub async fn split(&self, app: &str) -> Result<SplitState, Error> {
+        self.get(&format!("apps/{app}/split")).await
     }
 
     async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {

@@ -38,6 +38,9 @@ pub struct Release {
     /// The URL of the channel that moved; set like `app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The traffic split this move of `live` ended, if one was on; set like `app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_split: Option<Vec<SplitWeight>>,
 }
 
 /// A merchant's own domain, as `GET /v1/domains` lists it.
@@ -72,4 +75,44 @@ pub struct CertInfo {
     /// Certificates in the uploaded chain, leaf included.
     pub chain_len: usize,
     pub created_at: String,
+}
+
+/// One version's weight in a traffic split, as the API takes and shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitWeight {
+    /// `v12` (or `12`).
+    pub version: String,
+    /// Percent of new visitors. Taken as any integer so that out-of-range weights are refused
+    /// by name (1 to 99) rather than as a JSON type error.
+    pub weight: i64,
+}
+
+/// `PUT /v1/apps/{app}/split`: the live channel's new split, 2 to 4 versions whose weights
+/// (1 to 99 each) sum to 100.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRequest {
+    pub weights: Vec<SplitWeight>,
+}
+
+/// A traffic split: the one in force (`PUT` answer, `GET /v1/apps/{app}`), or one of its
+/// history (`GET /v1/apps/{app}/split`, `ended_at` set once it ended).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitInfo {
+    pub weights: Vec<SplitWeight>,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub actor: String,
+    /// The revision that started it.
+    pub revision: u64,
+}
+
+/// `GET /v1/apps/{app}/split`: the split in force (if any) and every split the app had,
+/// oldest first, so the time each version got traffic can be shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitState {
+    pub app: String,
+    pub split: Option<SplitInfo>,
+    pub history: Vec<SplitInfo>,
 }

@@ -93,6 +93,13 @@ pub(super) enum Resolved<'a> {
     Plain(StatusCode),
 }
 
+impl Resolved<'_> {
+    /// Nothing at this path: a 404 (the site's page or a short text).
+    pub(super) fn is_not_found(&self) -> bool {
+        matches!(self, Resolved::Plain(StatusCode::NOT_FOUND) | Resolved::File { status: StatusCode::NOT_FOUND, .. })
+    }
+}
+
 /// What a path finds among the files alone.
 enum Static<'a> {
     File(&'a File),
@@ -228,7 +235,7 @@ fn last_segment(key: &str) -> &str {
 }
 
 /// A request for a page rather than an asset: no file extension, or `Accept: text/html`.
-fn is_navigation(path: &RequestPath<'_>, headers: &HeaderMap) -> bool {
+pub(super) fn is_navigation(path: &RequestPath<'_>, headers: &HeaderMap) -> bool {
     !last_segment(&path.key).contains('.')
         || headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }

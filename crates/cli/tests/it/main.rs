@@ -13,5 +13,6 @@ mod previews;
 mod restart;
 mod s3;
 mod serving;
+mod split;
 mod tls;
 mod up;

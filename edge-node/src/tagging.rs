@@ -1,0 +1,277 @@
+//! Version tagging, traffic splits and skew protection on the request path: which version of
+//! a channel a request is served from, and the `sy_v` / `sy_id` cookies of the response.
+//!
+//! - Navigation requests (pages) get the channel's current version, or with a live split on,
+//!   the version of the visitor's bucket (`split_bucket(app, sy_id)`, the same on every edge).
+//!   A navigation request without a valid `sy_id` gets one minted (128 random bits).
+//! - Asset requests whose `sy_v` names (for this app) a version of the split, or a version the
+//!   channel served recently whose `until` has not passed on this edge's clock, are served
+//!   from that version (skew protection); if it lacks the path, from the current one. Such a
+//!   pinned response leaves `sy_v` as it is, so the next page load is what moves the visitor.
+//! - Version hosts (`v3--cart.<base>`) always serve their version.
+//! - `sy_v=<app>.v<N>` is set on every site response whose version differs from the request's
+//!   `sy_v`: readable by JavaScript (no `HttpOnly`), `Path=/`, `SameSite=Lax`, `Max-Age` 30
+//!   days (the attribution window for conversions), `Secure` over TLS. The header values are
+//!   built once per version, plain and secure.
+//!
+//! Hot-path invariants: per request at most one scan of the `Cookie` headers, a look-up in a
+//! 100-entry table (SHA-256 of the id only while a split is on), a linear scan of a few
+//! retained versions, and inserts of prebuilt header values. No lock, no allocation unless
+//! an id is minted; the clock is read only when a retained version is asked for.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use switchyard_model::tagging::{VERSION_COOKIE, VISITOR_COOKIE, VisitorId, parse_version_tag, split_bucket};
+use switchyard_model::{AppState, LIVE, version_label};
+
+use crate::serve::Body;
+use crate::sites::{Host, Site};
+
+/// The path the app asks which version serves it.
+pub const VERSION_JSON: &str = "/__switchyard/version.json";
+/// How long the browser keeps `sy_v`: the window in which a conversion is attributed to the
+/// version of the visitor's last page.
+pub const VERSION_COOKIE_MAX_AGE: u64 = 30 * 24 * 3600;
+/// How long the browser keeps `sy_id` (one year; spelled out in `visitor_cookie`).
+pub const VISITOR_COOKIE_MAX_AGE: u64 = 365 * 24 * 3600;
+
+static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+/// The tag of one version, built once per site.
+pub struct SiteTag {
+    pub app: Box<str>,
+    pub version: u64,
+    /// `cart.v12`: the `sy_v` value.
+    pub value: Box<str>,
+    /// `Set-Cookie` values: plain HTTP, then HTTPS (`Secure`).
+    cookies: [HeaderValue; 2],
+}
+
+impl SiteTag {
+    pub fn new(app: &str, version: u64) -> SiteTag {
+        let value = switchyard_model::tagging::version_tag(app, version);
+        let cookie = |secure: &str| {
+            HeaderValue::try_from(format!(
+                "{VERSION_COOKIE}={value}; Path=/; Max-Age={VERSION_COOKIE_MAX_AGE}; SameSite=Lax{secure}"
+            ))
+            .expect("app names and version numbers are header-safe")
+        };
+        let cookies = [cookie(""), cookie("; Secure")];
+        SiteTag { app: app.into(), version, value: value.into(), cookies }
+    }
+
+    fn cookie(&self, secure: bool) -> &HeaderValue {
+        &self.cookies[usize::from(secure)]
+    }
+}
+
+/// A version a `sy_v` cookie may keep a visitor's asset requests on.
+struct Pin {
+    version: u64,
+    /// Unix seconds; `u64::MAX` for versions of the split in force.
+    until: u64,
+    site: Arc<Site>,
+}
+
+/// What a channel host chooses among, built with the routes.
+pub struct Channel {
+    pub name: Box<str>,
+    /// With a split on: the site of each bucket `0..100`; empty otherwise.
+    split: Box<[Arc<Site>]>,
+    pins: Box<[Pin]>,
+}
+
+impl Channel {
+    /// The choices of `channel` of an app in `state`, with the app's sites by version (those
+    /// missing from `sites` are left out). `now` drops retained versions already expired.
+    pub fn build(
+        channel: &str,
+        state: &AppState,
+        sites: &std::collections::HashMap<u64, Arc<Site>>,
+        now: u64,
+    ) -> Channel {
+        let mut split = Vec::new();
+        let mut pins = Vec::new();
+        if channel == LIVE && state.split.iter().all(|s| sites.contains_key(&s.version)) {
+            let mut shares = state.split.clone();
+            shares.sort_by_key(|s| s.version);
+            for share in &shares {
+                let site = &sites[&share.version];
+                split.extend(std::iter::repeat_n(site.clone(), usize::from(share.weight)));
+                pins.push(Pin { version: share.version, until: u64::MAX, site: site.clone() });
+            }
+            if split.len() != 100 {
+                // Not a valid split (the control plane never publishes one): no split at all.
+                tracing::warn!(channel, "ignoring a traffic split whose weights do not sum to 100");
+                split.clear();
+                pins.clear();
+            }
+        }
+        for retained in state.recent.get(channel).into_iter().flatten() {
+            if retained.until <= now || pins.iter().any(|p| p.version == retained.version) {
+                continue;
+            }
+            if let Some(site) = sites.get(&retained.version) {
+                pins.push(Pin { version: retained.version, until: retained.until, site: site.clone() });
+            }
+        }
+        Channel { name: channel.into(), split: split.into(), pins: pins.into() }
+    }
+
+    fn pin(&self, version: u64) -> Option<&Pin> {
+        self.pins.iter().find(|p| p.version == version)
+    }
+}
+
+/// The two cookies the edge reads, borrowed from the request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cookies<'a> {
+    /// The raw `sy_v` value.
+    pub version: Option<&'a str>,
+    /// A valid `sy_id`.
+    pub visitor: Option<VisitorId>,
+}
+
+impl<'a> Cookies<'a> {
+    /// One pass over every `Cookie` header (HTTP/2 may split them).
+    pub fn read(headers: &'a HeaderMap) -> Cookies<'a> {
+        let mut cookies = Cookies::default();
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for pair in text.split(';') {
+                let Some((name, value)) = pair.split_once('=') else { continue };
+                match name.trim() {
+                    VERSION_COOKIE => cookies.version = Some(value.trim()),
+                    VISITOR_COOKIE => cookies.visitor = VisitorId::parse(value.trim()),
+                    _ => {}
+                }
+            }
+        }
+        cookies
+    }
+}
+
+/// Which version a request is served from, and what its response says about the visitor.
+pub struct Choice<'a> {
+    pub site: &'a Site,
+    /// What to serve instead when a pinned `site` lacks the path: the visitor's version
+    /// without the pin.
+    pub fallback: &'a Site,
+    /// `site` is a retained or split version the request's `sy_v` asked for.
+    pub pinned: bool,
+    /// The visitor id of this request: the request's `sy_id`, or the one minted for it.
+    pub visitor: Option<VisitorId>,
+    /// `visitor` was minted here and goes out in a `Set-Cookie`.
+    pub minted: bool,
+    /// The request's `sy_v` value.
+    pub version_cookie: Option<&'a str>,
+}
+
+/// Chooses the version for one request on `host`. `now` (Unix seconds) is called only when a
+/// retained version is asked for.
+pub fn choose<'a>(host: &'a Host, cookies: Cookies<'a>, navigation: bool, now: impl FnOnce() -> u64) -> Choice<'a> {
+    let current: &Site = &host.site;
+    let (visitor, minted) = match cookies.visitor {
+        Some(v) => (Some(v), false),
+        None if navigation => (Some(VisitorId(rand::random())), true),
+        None => (None, false),
+    };
+    let mut choice =
+        Choice { site: current, fallback: current, pinned: false, visitor, minted, version_cookie: cookies.version };
+    let Some(channel) = &host.channel else { return choice };
+    if !channel.split.is_empty()
+        && let Some(v) = visitor
+    {
+        let site = &channel.split[usize::from(split_bucket(&current.tag.app, v))];
+        choice.site = site;
+        choice.fallback = site;
+    }
+    if !navigation
+        && !channel.pins.is_empty()
+        && let Some((app, version)) = cookies.version.and_then(parse_version_tag)
+        && app == &*current.tag.app
+        && version != choice.site.tag.version
+        && let Some(pin) = channel.pin(version)
+        && (pin.until == u64::MAX || pin.until > now())
+    {
+        choice.site = &pin.site;
+        choice.pinned = true;
+    }
+    choice
+}
+
+/// Adds the `Set-Cookie` headers of a response served from `served` for `choice`.
+pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, headers: &mut HeaderMap) {
+    if !choice.pinned && choice.version_cookie != Some(&*served.tag.value) {
+        headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
+    }
+    if choice.minted
+        && let Some(visitor) = choice.visitor
+    {
+        headers.append(header::SET_COOKIE, visitor_cookie(visitor, secure));
+    }
+}
+
+/// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, written into one
+/// buffer of the exact size (the only allocation a new visitor costs).
+fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const ATTRIBUTES: &str = "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax";
+    const SECURE: &str = "; Secure";
+    let mut out = Vec::with_capacity(VISITOR_COOKIE.len() + 1 + 32 + ATTRIBUTES.len() + SECURE.len());
+    out.extend_from_slice(VISITOR_COOKIE.as_bytes());
+    out.push(b'=');
+    for byte in visitor.0.to_be_bytes() {
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xf)]);
+    }
+    out.extend_from_slice(ATTRIBUTES.as_bytes());
+    if secure {
+        out.extend_from_slice(SECURE.as_bytes());
+    }
+    HeaderValue::from_maybe_shared(Bytes::from(out)).expect("ASCII without control characters")
+}
+
+/// The edge's clock in Unix seconds, read only when a retained version is asked for.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `/__switchyard/version.json`: the app, version and channel this visitor's requests are
+/// served from (as an asset request's: the `sy_v` version while retained), `no-store`.
+pub fn version_json(host: &Host, headers: &HeaderMap, secure: bool, head: bool) -> Response<Body> {
+    let choice = choose(host, Cookies::read(headers), false, now);
+    let site = choice.site;
+    let channel = match &host.channel {
+        Some(c) => serde_json::Value::from(&*c.name),
+        None => serde_json::Value::Null,
+    };
+    let body = serde_json::json!({
+        "app": &*site.tag.app,
+        "version": version_label(site.tag.version),
+        "channel": channel,
+    })
+    .to_string();
+    let mut res = Response::new(Body::Empty);
+    *res.status_mut() = StatusCode::OK;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, APPLICATION_JSON.clone());
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    h.insert(header::CACHE_CONTROL, NO_STORE.clone());
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(crate::sites::X_APP, site.app_header.clone());
+    h.insert(crate::sites::X_VERSION, site.version_header.clone());
+    set_cookies(&choice, site, secure, h);
+    if !head {
+        *res.body_mut() = Body::Bytes(Some(Bytes::from(body)));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests;

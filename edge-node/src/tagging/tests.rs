@@ -1,0 +1,195 @@
+use std::collections::HashMap;
+
+use switchyard_model::{Retained, SplitShare};
+
+use super::*;
+
+fn sites(n: u64) -> HashMap<u64, Arc<Site>> {
+    (1..=n).map(|v| (v, Arc::new(Site::empty("cart", v)))).collect()
+}
+
+fn state(live: u64, split: &[(u64, u8)], recent: &[(u64, u64)]) -> AppState {
+    AppState {
+        channels: [(LIVE.to_owned(), live)].into(),
+        split: split.iter().map(|&(version, weight)| SplitShare { version, weight }).collect(),
+        recent: [(LIVE.to_owned(), recent.iter().map(|&(version, until)| Retained { version, until }).collect())]
+            .into(),
+        ..AppState::default()
+    }
+}
+
+fn host(sites: &HashMap<u64, Arc<Site>>, state: &AppState, now: u64) -> Host {
+    let live = state.channels[LIVE];
+    Host {
+        site: sites[&live].clone(),
+        noindex: false,
+        https_redirect: false,
+        hsts: None,
+        access: None,
+        channel: Some(Arc::new(Channel::build(LIVE, state, sites, now))),
+    }
+}
+
+fn cookie_headers(values: &[&str]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for v in values {
+        h.append(header::COOKIE, HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
+fn no_clock() -> u64 {
+    panic!("the clock is read only for retained versions")
+}
+
+const ID: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn cookies_are_read_from_every_cookie_header_and_junk_ignored() {
+    let h = cookie_headers(&["a=1; sy_v=cart.v3", "theme=dark;sy_id=0123456789ABCDEF0123456789abcdef ; x"]);
+    let c = Cookies::read(&h);
+    assert_eq!(c.version, Some("cart.v3"));
+    assert_eq!(c.visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
+    for junk in ["sy_id=xyz", "sy_id=0123", "sy_id=0123456789abcdef0123456789abcdef00", "sy_id="] {
+        assert_eq!(Cookies::read(&cookie_headers(&[junk])).visitor, None, "{junk}");
+    }
+    let empty = HeaderMap::new();
+    let none = Cookies::read(&empty);
+    assert!(none.version.is_none() && none.visitor.is_none());
+}
+
+#[test]
+fn version_hosts_serve_their_version_and_mint_ids_on_navigation_only() {
+    let sites = sites(2);
+    let host =
+        Host { site: sites[&2].clone(), noindex: true, https_redirect: false, hsts: None, access: None, channel: None };
+    let h = cookie_headers(&["sy_v=cart.v1"]);
+    let c = choose(&host, Cookies::read(&h), false, no_clock);
+    assert_eq!((c.site.tag.version, c.pinned, c.minted, c.visitor), (2, false, false, None));
+    let c = choose(&host, Cookies::read(&h), true, no_clock);
+    assert_eq!((c.site.tag.version, c.minted), (2, true));
+    assert!(c.visitor.is_some());
+    let other = choose(&host, Cookies::read(&h), true, no_clock);
+    assert_ne!(other.visitor, c.visitor, "random ids");
+}
+
+#[test]
+fn a_split_sends_each_visitor_to_the_version_of_its_bucket() {
+    let sites = sites(3);
+    let state = state(1, &[(2, 10), (1, 90)], &[]);
+    let host = host(&sites, &state, 1_000);
+    let mut on_two = 0;
+    for i in 0..10_000u128 {
+        let id = VisitorId(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+        let h = cookie_headers(&[&format!("sy_id={}", id.to_hex())]);
+        let c = choose(&host, Cookies::read(&h), true, no_clock);
+        let expected = if split_bucket("cart", id) < 90 { 1 } else { 2 };
+        assert_eq!(c.site.tag.version, expected, "buckets 0..90 → v1 (lower version first), 90..100 → v2");
+        assert!(!c.minted);
+        on_two += usize::from(c.site.tag.version == 2);
+    }
+    assert!((800..=1200).contains(&on_two), "{on_two} of 10000 on v2");
+    // Without an id, an asset request gets the live pointer's version; a page gets a new id.
+    let c = choose(&host, Cookies::default(), false, no_clock);
+    assert_eq!(c.site.tag.version, 1);
+    let c = choose(&host, Cookies::default(), true, no_clock);
+    assert!(c.minted);
+    assert_eq!(c.site.tag.version, if split_bucket("cart", c.visitor.unwrap()) < 90 { 1 } else { 2 });
+}
+
+#[test]
+fn retained_versions_keep_asset_requests_until_their_time_on_the_edge_clock() {
+    let sites = sites(3);
+    let state = state(3, &[], &[(1, 2_000), (2, 1_500)]);
+    let host = host(&sites, &state, 1_600); // v2 already expired when built: dropped
+    let h = cookie_headers(&["sy_v=cart.v1"]);
+    let asset = |now: u64| choose(&host, Cookies::read(&h), false, move || now);
+    let c = asset(1_999);
+    assert_eq!((c.site.tag.version, c.fallback.tag.version, c.pinned), (1, 3, true));
+    let c = asset(2_000);
+    assert_eq!((c.site.tag.version, c.pinned), (3, false), "expired at `until`");
+    // A page load moves the visitor on.
+    let c = choose(&host, Cookies::read(&h), true, no_clock);
+    assert_eq!((c.site.tag.version, c.pinned), (3, false));
+    // v2 was dropped at build time; another app's tag, junk and the current version never pin.
+    for cookie in ["sy_v=cart.v2", "sy_v=shop.v1", "sy_v=cart.1", "sy_v=v1", "sy_v=cart.v3", "sy_v=cart.v9"] {
+        let h = cookie_headers(&[cookie]);
+        let c = choose(&host, Cookies::read(&h), false, || 1_000);
+        assert_eq!((c.site.tag.version, c.pinned), (3, false), "{cookie}");
+    }
+}
+
+#[test]
+fn split_versions_pin_assets_without_reading_the_clock() {
+    let sites = sites(2);
+    let state = state(1, &[(1, 50), (2, 50)], &[]);
+    let host = host(&sites, &state, 0);
+    let h = cookie_headers(&["sy_v=cart.v2"]);
+    let c = choose(&host, Cookies::read(&h), false, no_clock);
+    assert_eq!((c.site.tag.version, c.pinned), (2, true));
+}
+
+#[test]
+fn splits_that_do_not_sum_to_100_or_name_missing_versions_are_ignored() {
+    let sites = sites(2);
+    for bad in [state(1, &[(1, 50), (2, 40)], &[]), state(1, &[(1, 50), (7, 50)], &[])] {
+        let host = host(&sites, &bad, 0);
+        for i in 0..100u128 {
+            let h = cookie_headers(&[&format!("sy_id={:032x}", i)]);
+            assert_eq!(choose(&host, Cookies::read(&h), true, no_clock).site.tag.version, 1);
+        }
+    }
+}
+
+fn set_cookie(h: &HeaderMap) -> Vec<&str> {
+    h.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect()
+}
+
+#[test]
+fn cookies_are_set_when_they_differ_with_exact_attributes() {
+    let sites = sites(3);
+    let state = state(3, &[], &[(1, 2_000)]);
+    let host = host(&sites, &state, 0);
+
+    let h = cookie_headers(&[&format!("sy_id={ID}")]);
+    let c = choose(&host, Cookies::read(&h), true, no_clock);
+    let mut out = HeaderMap::new();
+    set_cookies(&c, c.site, false, &mut out);
+    assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax"]);
+    let mut out = HeaderMap::new();
+    set_cookies(&c, c.site, true, &mut out);
+    assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax; Secure"]);
+
+    // Same version already: nothing to set.
+    let h = cookie_headers(&[&format!("sy_id={ID}; sy_v=cart.v3")]);
+    let c = choose(&host, Cookies::read(&h), true, no_clock);
+    let mut out = HeaderMap::new();
+    set_cookies(&c, c.site, false, &mut out);
+    assert!(out.is_empty());
+
+    // Pinned to a retained version: the cookie stays as it is, even when served from the fallback.
+    let h = cookie_headers(&[&format!("sy_id={ID}; sy_v=cart.v1")]);
+    let c = choose(&host, Cookies::read(&h), false, || 1_000);
+    assert!(c.pinned);
+    let mut out = HeaderMap::new();
+    set_cookies(&c, c.fallback, false, &mut out);
+    assert!(out.is_empty());
+
+    // A new visitor: both cookies; the id is HttpOnly.
+    let c = choose(&host, Cookies::default(), true, no_clock);
+    let mut out = HeaderMap::new();
+    set_cookies(&c, c.site, true, &mut out);
+    let id = c.visitor.unwrap().to_hex();
+    assert_eq!(
+        set_cookie(&out),
+        [
+            "sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax; Secure".to_owned(),
+            format!("sy_id={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax; Secure"),
+        ]
+    );
+    assert_eq!(id.len(), 32);
+    assert_eq!(
+        visitor_cookie(VisitorId(0x0123456789abcdef0123456789abcdef), false),
+        format!("sy_id={ID}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax")
+    );
+}
