@@ -341,3 +341,33 @@ async fn after_the_skew_window_old_cookies_get_the_current_version() {
 fn random_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
+
+#[tokio::test]
+async fn over_https_both_cookies_are_secure() {
+    use switchyard_testkit::tls;
+    let ca = tls::Ca::new("split test CA");
+    let platform = ca.leaf(&[&format!("*.{BASE}")]);
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = (files.path().join("platform.pem"), files.path().join("platform.key"));
+    std::fs::write(&cert, &platform.chain_pem).unwrap();
+    std::fs::write(&key, &platform.key_pem).unwrap();
+    let edge_args =
+        ["--https-addr", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let p = Platform::start_with_edge(&[], &edge_args).await;
+    let token = p.tenant("acme").await;
+    p.app(&token, "cart").await;
+    let (s, _) = p.deploy(&token, "cart", "promote=true", bundle("v1", &[])).await;
+    assert_eq!(s, 201);
+    p.wait_serving(&live(), "v1").await;
+
+    let connector = tls::connector(&ca.pem(), &["http/1.1"]);
+    let mut stream = tls::handshake(&connector, p.edge().https_addr(), &live()).await.expect("handshake");
+    let page = tls::get(&mut stream, &live(), "/").await.unwrap();
+    assert_eq!(page.status, 200);
+    let cookies: Vec<&str> = page.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(cookies[0], format!("{V1_COOKIE}; Secure"));
+    assert!(cookies[1].starts_with("sy_id=") && cookies[1].ends_with("; HttpOnly; SameSite=Lax; Secure"));
+    let asset = tls::get(&mut stream, &live(), "/assets/app.js").await.unwrap();
+    assert_eq!(asset.header("set-cookie"), Some(format!("{V1_COOKIE}; Secure").as_str()));
+}
