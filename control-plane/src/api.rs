@@ -22,6 +22,9 @@
 //! | GET    | /v1/edges                     | operator        | the fleet: revision, lag, state       |
 //! | GET    | /v1/edges/wait?revision=N     | tenant/operator | long-poll until healthy edges reach N |
 //! | *      | /v1/domains, /v1/certs, …     |                 | custom domains and TLS: `api/domains` |
+//! | POST   | /v1/edge/stats                | edge/operator   | an edge reports per-version counts    |
+//! | GET    | /v1/apps/{app}/stats?since=S  | tenant/operator | per-version figures (`api/stats`)     |
+//! | GET    | /metrics                      | anyone          | Prometheus text: revision, deploys, … |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
@@ -32,6 +35,7 @@ mod edges;
 mod error;
 mod extract;
 mod files;
+mod stats;
 mod uploads;
 
 use std::sync::{Arc, Mutex};
@@ -158,6 +162,9 @@ pub fn router(api: Api) -> Router {
         .route("/v1/certs", get(domains::list_certs).post(domains::add_cert))
         .route("/v1/certs/{domain}", delete(domains::remove_cert))
         .route("/v1/edge/certs/{id}", get(domains::edge_cert))
+        .route("/v1/edge/stats", post(stats::report).layer(DefaultBodyLimit::max(64 * 1024 * 1024)))
+        .route("/v1/apps/{app}/stats", get(stats::app_stats))
+        .route("/metrics", get(stats::metrics))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

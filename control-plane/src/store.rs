@@ -173,6 +173,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(stats::SCHEMA)?;
         Ok(Store { conn })
     }
 
@@ -525,6 +526,8 @@ mod domains;
 pub use domains::NewDomain;
 mod deploys;
 pub use deploys::OpenDeploy;
+mod stats;
+pub use stats::{Applied, MetricTotals};
 
 #[cfg(test)]
 mod tests;

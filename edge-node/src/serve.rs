@@ -30,6 +30,7 @@ const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
 /// Answers one request from `routes`; `secure` says whether it came over TLS.
 pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
+    let started = std::time::Instant::now();
     // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
     let Some(host) = routes.host(&normalize_host(host)) else {
@@ -47,12 +48,17 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         _ => {
             let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             res.headers_mut().insert(header::ALLOW, ALLOW.clone());
+            crate::metrics::record(&host.site.stats, false, None, &res, started);
             return res;
         }
     };
     let path = match resolve::decode_path(req.uri().path()) {
         Ok(path) => path,
-        Err(reason) => return site_plain(host, StatusCode::BAD_REQUEST, reason),
+        Err(reason) => {
+            let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
+            crate::metrics::record(&host.site.stats, head, None, &res, started);
+            return res;
+        }
     };
     let site = &host.site;
     let mut res = match resolve::resolve(site, &path, req.headers(), req.uri().query()) {
@@ -77,6 +83,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     if head {
         *res.body_mut() = Body::Empty;
     }
+    // The stats stream's hook: one call, a few atomic adds. The visitor comes from the
+    // `sy_id` cookie here; once ids are minted for new visitors, the minted one goes here.
+    crate::metrics::record(&site.stats, head, crate::metrics::visitor(req.headers()), &res, started);
     res
 }
 

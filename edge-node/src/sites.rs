@@ -19,6 +19,7 @@ use switchyard_blob::LocalBlobStore;
 
 pub use crate::memory::BlobBody;
 use crate::memory::MemoryCache;
+use crate::metrics::{Metrics, VersionStats};
 use switchyard_model::hosts::{Selector, platform_host};
 use switchyard_model::rules::{Pattern, TrailingSlash};
 use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label};
@@ -72,6 +73,8 @@ pub struct Routes {
     pub https_port: Option<u16>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: Map<Digest, Arc<BlobBody>>,
+    /// App → version → its counters, for events attributed by the `sy_v` cookie.
+    version_stats: Map<String, Map<u64, Arc<VersionStats>>>,
 }
 
 /// What a host name serves.
@@ -88,6 +91,8 @@ pub struct Host {
 
 /// One version of one app.
 pub struct Site {
+    /// The version's counters (`metrics`), the same across routing-table swaps.
+    pub stats: Arc<VersionStats>,
     pub app_header: HeaderValue,
     pub version_header: HeaderValue,
     /// When the version was created: the `last-modified` of all its files.
@@ -143,6 +148,7 @@ impl Routes {
         memory: &MemoryCache,
         base_domain: &str,
         previous: &Routes,
+        metrics: &Metrics,
     ) -> Result<Routes, BuildError> {
         let mut routes = Routes { revision: snapshot.revision, ..Routes::default() };
         for (app, state) in &snapshot.apps {
@@ -155,7 +161,9 @@ impl Routes {
                     source,
                 })?;
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
-                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous)?);
+                let stats = metrics.version(app, version);
+                routes.version_stats.entry(app.clone()).or_default().insert(version, stats.clone());
+                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous, stats)?);
                 let host = platform_host(app, &Selector::Version(version), base_domain);
                 routes
                     .hosts
@@ -217,6 +225,7 @@ impl Routes {
         cache: &LocalBlobStore,
         memory: &MemoryCache,
         previous: &Routes,
+        stats: Arc<VersionStats>,
     ) -> Result<Site, BuildError> {
         let app_header = HeaderValue::from_str(app).expect("app names are DNS labels");
         let version_header = HeaderValue::from_str(&version_label(version)).expect("ascii");
@@ -288,6 +297,7 @@ impl Routes {
             })
             .collect();
         Ok(Site {
+            stats,
             app_header,
             version_header,
             modified,
@@ -329,6 +339,11 @@ impl Routes {
             }
             switchyard_model::domain::parent_of(host).and_then(|parent| self.wildcards.get(parent))
         })
+    }
+
+    /// The counters of `app` `version`, if these routes hold that version.
+    pub fn version_stats(&self, app: &str, version: u64) -> Option<Arc<VersionStats>> {
+        self.version_stats.get(app)?.get(&version).cloned()
     }
 
     pub fn host_count(&self) -> usize {

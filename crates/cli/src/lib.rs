@@ -19,6 +19,7 @@ mod pack;
 mod progress;
 mod project;
 mod sample;
+mod stats;
 mod up;
 
 use std::process::ExitCode;
@@ -186,6 +187,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         }
         Command::Domains { command } => domains::domains(client, out, command).await?,
         Command::Certs { command } => domains::certs(client, out, command).await?,
+        Command::Stats { app, since } => stats::stats(client, out, &app, since).await?,
         Command::Releases { app } => {
             let releases = client.releases(&app).await?;
             out.print(&releases, || {

@@ -8,6 +8,8 @@
 //! - [`Snapshot`]: everything an edge needs to route, published under a global revision.
 //! - [`hosts`]: how platform host names map to (app, channel or version).
 //! - [`tagging`]: the `sy_v` and `sy_id` cookies and the stable traffic-split bucket.
+//! - [`stats`]: per-version counts (visitor sketch, fixed-point revenue), edge reports and
+//!   the `stats` answer.
 
 pub mod api;
 mod digest;
@@ -18,6 +20,7 @@ mod manifest;
 mod name;
 pub mod rules;
 mod snapshot;
+pub mod stats;
 pub mod tagging;
 
 pub use digest::{Digest, DigestError, Sha256Writer};

@@ -12,5 +12,6 @@ mod isolation;
 mod restart;
 mod s3;
 mod serving;
+mod stats;
 mod tls;
 mod up;
