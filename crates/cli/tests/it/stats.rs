@@ -199,8 +199,8 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
     ] {
         has_line(&text, line);
     }
-    // 6 pages of 9 bytes, a 1-byte asset, a 10-byte 404 text.
-    has_line(&text, "switchyard_edge_response_bytes_total{app=\"cart\",version=\"v1\"} 65");
+    // 6 pages of 10 bytes, a 1-byte asset, a 10-byte 404 text.
+    has_line(&text, "switchyard_edge_response_bytes_total{app=\"cart\",version=\"v1\"} 71");
 
     // The control plane's own metrics.
     let text = metrics(&p, &format!("{}/metrics", p.control().url())).await;
