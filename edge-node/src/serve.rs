@@ -48,7 +48,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         _ => {
             let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             res.headers_mut().insert(header::ALLOW, ALLOW.clone());
-            crate::metrics::record(&host.site.stats, false, None, &res, started);
+            crate::metrics::record(&host.site.stats, false, || None, &res, started);
             return res;
         }
     };
@@ -56,7 +56,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         Ok(path) => path,
         Err(reason) => {
             let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
-            crate::metrics::record(&host.site.stats, head, None, &res, started);
+            crate::metrics::record(&host.site.stats, head, || None, &res, started);
             return res;
         }
     };
@@ -84,8 +84,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         *res.body_mut() = Body::Empty;
     }
     // The stats stream's hook: one call, a few atomic adds. The visitor comes from the
-    // `sy_id` cookie here; once ids are minted for new visitors, the minted one goes here.
-    crate::metrics::record(&site.stats, head, crate::metrics::visitor(req.headers()), &res, started);
+    // `sy_id` cookie here (read for page views only); once ids are minted for new visitors,
+    // the minted one goes here.
+    crate::metrics::record(&site.stats, head, || crate::metrics::visitor(req.headers()), &res, started);
     res
 }
 
