@@ -24,6 +24,9 @@
 //! | GET    | /v1/edges/wait?revision=N     | tenant/operator | long-poll until healthy edges reach N |
 //! | *      | /v1/domains, /v1/certs, …     |                 | custom domains and TLS: `api/domains` |
 //! | *      | /v1/apps/{app}/shares…, …/channels/{c}/visibility | tenant/operator | share links, public channels: `api/previews` |
+//! | POST   | /v1/edge/stats                | edge/operator   | an edge reports per-version counts    |
+//! | GET    | /v1/apps/{app}/stats?since=S  | tenant/operator | per-version figures (`api/stats`)     |
+//! | GET    | /metrics                      | anyone          | Prometheus text: revision, deploys, … |
 //!
 //! Architecture Invariant: another tenant's app answers 404, exactly like an app that does not
 //! exist, for every route.
@@ -36,6 +39,7 @@ mod extract;
 mod files;
 mod previews;
 mod splits;
+mod stats;
 mod uploads;
 
 use std::sync::{Arc, Mutex};
@@ -174,6 +178,9 @@ pub fn router(api: Api) -> Router {
         .route("/v1/certs/{domain}", delete(domains::remove_cert))
         .route("/v1/edge/certs/{id}", get(domains::edge_cert))
         .merge(previews::routes())
+        .route("/v1/edge/stats", post(stats::report).layer(DefaultBodyLimit::max(64 * 1024 * 1024)))
+        .route("/v1/apps/{app}/stats", get(stats::app_stats))
+        .route("/metrics", get(stats::metrics))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

@@ -180,6 +180,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(previews::SCHEMA)?;
         conn.execute_batch(splits::SCHEMA)?;
+        conn.execute_batch(stats::SCHEMA)?;
         Ok(Store { conn, preview_key: None, skew_window: splits::DEFAULT_SKEW_WINDOW })
     }
 
@@ -540,6 +541,8 @@ pub use deploys::OpenDeploy;
 mod previews;
 pub use previews::{NewShare, ShareScope};
 pub mod splits;
+mod stats;
+pub use stats::{Applied, MetricTotals};
 
 #[cfg(test)]
 mod tests;

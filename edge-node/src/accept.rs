@@ -13,8 +13,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::events::RateLimiter;
 use crate::serve::respond;
 use crate::sites::Routes;
+use futures_util::future::Either;
 
 /// How long a client may take to send request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +50,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     routes: Arc<ArcSwap<Routes>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    limiter: Arc<RateLimiter>,
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = Arc::new(builder());
@@ -66,15 +69,15 @@ pub(crate) async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let (routes, tls, builder) = (routes.clone(), tls.clone(), builder.clone());
+                let (routes, tls, builder, limiter) = (routes.clone(), tls.clone(), builder.clone(), limiter.clone());
                 // Watched from accept on, so a drain waits for handshakes in flight too.
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let Some(acceptor) = tls else {
-                        return serve_connection(&builder, TokioIo::new(stream), routes, false, watcher, peer).await;
+                        return serve_connection(&builder, TokioIo::new(stream), routes, limiter, false, watcher, peer).await;
                     };
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, true, watcher, peer).await,
+                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, limiter, true, watcher, peer).await,
                         Ok(Err(error)) => tracing::debug!(%error, client.addr = %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
                     }
@@ -95,17 +98,23 @@ async fn serve_connection<IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: TokioIo<IO>,
     routes: Arc<ArcSwap<Routes>>,
+    limiter: Arc<RateLimiter>,
     secure: bool,
     watcher: hyper_util::server::graceful::Watcher,
     peer: std::net::SocketAddr,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| {
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        // Events need the body and the client's address (`events`).
+        if crate::events::is_event(&req) {
+            let events = crate::events::handle(routes.load_full(), limiter.clone(), req, peer.ip(), secure);
+            return Either::Right(Box::pin(async move { Ok::<_, Infallible>(events.await) }));
+        }
         // One snapshot per request, held to the end of the response headers; the body's bytes
         // are reference-counted and outlive a swap.
         let response = respond(&routes.load(), &req, secure);
-        std::future::ready(Ok::<_, Infallible>(response))
+        Either::Left(std::future::ready(Ok::<_, Infallible>(response)))
     });
     if let Err(error) = watcher.watch(builder.serve_connection(io, service).into_owned()).await {
         tracing::debug!(%error, client.addr = %peer, "connection closed with an error");

@@ -29,6 +29,10 @@ pub struct Args {
     /// the default certificate) [default: none, no HTTPS].
     #[arg(long, env = "SWITCHYARD_HTTPS_ADDR")]
     pub https_addr: Option<String>,
+    /// Address of the admin port serving `GET /metrics` (Prometheus) [default: none, off].
+    /// Bind it to a private address.
+    #[arg(long, env = "SWITCHYARD_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
     /// PEM certificate chain for platform hosts (`*.<base>`), used with --tls-key.
     #[arg(long, env = "SWITCHYARD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -64,6 +68,7 @@ struct FileConfig {
     token_file: Option<PathBuf>,
     http_addr: Option<String>,
     https_addr: Option<String>,
+    admin_addr: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
@@ -84,6 +89,8 @@ pub struct Config {
     pub token: String,
     pub http_addr: SocketAddr,
     pub https_addr: Option<SocketAddr>,
+    /// The admin port (`GET /metrics`), off when `None`.
+    pub admin_addr: Option<SocketAddr>,
     /// The operator's certificate for platform hosts, loaded and checked at start.
     pub default_cert: Option<Arc<rustls::sign::CertifiedKey>>,
     pub cache_dir: PathBuf,
@@ -105,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("token", &"<redacted>")
             .field("http_addr", &self.http_addr)
             .field("https_addr", &self.https_addr)
+            .field("admin_addr", &self.admin_addr)
             .field("default_cert", &self.default_cert.as_ref().map(|_| "<loaded>"))
             .field("cache_dir", &self.cache_dir)
             .field("name", &self.name)
@@ -154,6 +162,13 @@ impl Config {
             ),
             None => None,
         };
+        let admin_addr = match args.admin_addr.or(file.admin_addr) {
+            Some(a) => Some(
+                a.parse::<SocketAddr>()
+                    .with_context(|| format!("admin_addr {a:?} is not an address like 127.0.0.1:9090"))?,
+            ),
+            None => None,
+        };
         let default_cert = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
             (Some(cert), Some(key)) => Some(crate::tls::load_default(&cert, &key).context("tls_cert/tls_key")?),
             (None, None) => None,
@@ -173,6 +188,7 @@ impl Config {
             token,
             http_addr,
             https_addr,
+            admin_addr,
             default_cert,
             cache_dir: args.cache_dir.or(file.cache_dir).unwrap_or_else(|| PathBuf::from(".switchyard-edge")),
             name,
@@ -247,6 +263,8 @@ mod tests {
 
     #[test]
     fn https_settings_are_checked_before_binding() {
+        let e = Config::load(Args { admin_addr: Some("9090".into()), ..args() }).unwrap_err();
+        assert!(e.to_string().contains("admin_addr \"9090\""), "{e}");
         let e = Config::load(Args { https_addr: Some("443".into()), ..args() }).unwrap_err();
         assert!(e.to_string().contains("https_addr \"443\""), "{e}");
         let e = Config::load(Args { tls_cert: Some("c.pem".into()), ..args() }).unwrap_err();

@@ -2,9 +2,10 @@
 //! cache, and follows the control plane's snapshot.
 //!
 //! Owns: the accept loop and HTTP behaviour (`accept`, `serve`), the routing table (`sites`),
-//! which version serves a visitor and its cookies (`tagging`),
-//! following the control plane (`sync`), reporting to it (`heartbeat`), the cache budget
-//! (`gc`). Must not know: SQLite, tenants or tokens other than its own; it never depends on
+//! which version serves a visitor and its cookies (`tagging`), the previews gate (`access`),
+//! following the control plane (`sync`), reporting to it (`heartbeat`, `report`), the cache
+//! budget (`gc`), conversion events (`events`), counters and Prometheus metrics (`metrics`,
+//! `admin`). Must not know: SQLite, tenants or tokens other than its own; it never depends on
 //! `switchyard-control`.
 //!
 //! Architecture Invariant: every request reads one `Arc<Routes>` from a single
@@ -13,11 +14,15 @@
 
 mod accept;
 pub mod access;
+mod admin;
 pub mod config;
+pub mod events;
 mod gc;
 mod heartbeat;
 pub mod memory;
+pub mod metrics;
 pub mod origin;
+mod report;
 pub mod serve;
 pub mod sites;
 mod sync;
@@ -46,6 +51,9 @@ pub struct Bound {
     config: Config,
     cache: switchyard_blob::LocalBlobStore,
     memory: Arc<memory::MemoryCache>,
+    metrics: Arc<metrics::Metrics>,
+    /// The admin port (`GET /metrics`), if configured.
+    admin: Option<tokio::net::TcpListener>,
 }
 
 /// Binds the HTTP socket, then opens everything else as [`bind_on`] does.
@@ -63,7 +71,13 @@ pub async fn bind(mut config: Config) -> anyhow::Result<Bound> {
         }
         None => None,
     };
-    Ok(bind_on(config, listener)?.with_https(https))
+    let admin = match config.admin_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the admin port to {addr}"))?,
+        ),
+        None => None,
+    };
+    Ok(bind_on(config, listener)?.with_https(https).with_admin(admin))
 }
 
 /// Opens the cache and restores the persisted snapshot, to serve on an already bound
@@ -75,9 +89,17 @@ pub fn bind_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Res
     let routes = Arc::new(ArcSwap::from_pointee(Routes::default()));
     let memory = memory::MemoryCache::new(config.memory_budget);
     let status = heartbeat::Status::new(&config);
-    let syncer = sync::Syncer::new(config.clone(), cache.clone(), memory.clone(), routes.clone(), status.clone())?;
+    let metrics = metrics::Metrics::new();
+    let syncer = sync::Syncer::new(
+        config.clone(),
+        cache.clone(),
+        memory.clone(),
+        routes.clone(),
+        status.clone(),
+        metrics.clone(),
+    )?;
     syncer.restore();
-    Ok(Bound { listener, https: None, routes, syncer, status, config, cache, memory })
+    Ok(Bound { listener, https: None, routes, syncer, status, config, cache, memory, metrics, admin: None })
 }
 
 impl Bound {
@@ -86,6 +108,16 @@ impl Bound {
     pub fn with_https(mut self, listener: Option<tokio::net::TcpListener>) -> Bound {
         self.https = listener;
         self
+    }
+
+    /// Also serves `GET /metrics` on an already bound admin `listener`.
+    pub fn with_admin(mut self, listener: Option<tokio::net::TcpListener>) -> Bound {
+        self.admin = listener;
+        self
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn https_addr(&self) -> Option<SocketAddr> {
@@ -100,6 +132,11 @@ impl Bound {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let client = self.syncer.client();
+        let report = tokio::spawn(report::run(self.config.clone(), client.clone(), self.metrics.clone(), stop.clone()));
+        if let Some(admin) = self.admin {
+            tokio::spawn(admin::serve(admin, self.routes.clone(), self.metrics.clone(), stop.clone()));
+        }
+        let limiter = Arc::new(events::RateLimiter::new(events::BURST, events::PER_SECOND, events::MAX_CLIENTS));
         tokio::spawn(heartbeat::run(self.config, client, self.status, stop.clone()));
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
@@ -109,11 +146,12 @@ impl Bound {
                 let config = tls::server_config(self.routes.clone()).context("building the TLS configuration")?;
                 let acceptor = tokio_rustls::TlsAcceptor::from(config);
                 let routes = self.routes.clone();
-                Some(tokio::spawn(accept::serve(listener, routes, Some(acceptor), stop.clone().cancelled_owned())))
+                let shutdown = stop.clone().cancelled_owned();
+                Some(tokio::spawn(accept::serve(listener, routes, Some(acceptor), limiter.clone(), shutdown)))
             }
             None => None,
         };
-        accept::serve(self.listener, self.routes, None, async move {
+        accept::serve(self.listener, self.routes, None, limiter, async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
             stop_on_signal.cancel();
@@ -124,6 +162,8 @@ impl Bound {
             let _ = https.await;
         }
         let _ = sync.await;
+        // The last counts go to the control plane before the process ends.
+        let _ = report.await;
         Ok(())
     }
 }

@@ -23,6 +23,9 @@ async fn main() -> anyhow::Result<()> {
     let config = switchyard_edge::Config::load(cli.args)?;
     tracing::info!(?config, "starting");
     let bound = switchyard_edge::bind(config).await?;
+    if let Some(addr) = bound.admin_addr() {
+        println!("switchyard-edge metrics at http://{addr}/metrics");
+    }
     if let Some(addr) = bound.https_addr() {
         println!("switchyard-edge serving https at https://{addr}");
     }

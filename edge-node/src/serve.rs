@@ -31,6 +31,7 @@ const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
 /// Answers one request from `routes`; `secure` says whether it came over TLS.
 pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
+    let started = std::time::Instant::now();
     // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
     let Some(host) = routes.host(&normalize_host(host)) else {
@@ -51,6 +52,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         _ => {
             let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             res.headers_mut().insert(header::ALLOW, ALLOW.clone());
+            crate::metrics::record(&host.site.stats, false, || None, &res, started);
             return res;
         }
     };
@@ -63,7 +65,11 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     }
     let path = match resolve::decode_path(req.uri().path()) {
         Ok(path) => path,
-        Err(reason) => return site_plain(host, StatusCode::BAD_REQUEST, reason),
+        Err(reason) => {
+            let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
+            crate::metrics::record(&host.site.stats, head, || None, &res, started);
+            return res;
+        }
     };
     // Which version serves this visitor (split, skew protection; see `tagging`).
     let navigation = resolve::is_navigation(&path, req.headers());
@@ -99,7 +105,6 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     };
     apply_header_rules(site, &path.display, res.headers_mut());
     tagging::set_cookies(&choice, site, secure, res.headers_mut());
-    // `choice.visitor` is this request's visitor id (existing or minted), for counting.
     if secure && let Some(hsts) = &host.hsts {
         res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
@@ -109,6 +114,9 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     if head {
         *res.body_mut() = Body::Empty;
     }
+    // A few atomic adds on the served version's counters; the visitor is the request's
+    // `sy_id` or the one minted for it (see `tagging::choose`).
+    crate::metrics::record(&site.stats, head, || choice.visitor, &res, started);
     res
 }
 

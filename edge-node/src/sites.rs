@@ -19,6 +19,7 @@ use switchyard_blob::LocalBlobStore;
 
 pub use crate::memory::BlobBody;
 use crate::memory::MemoryCache;
+use crate::metrics::{Metrics, VersionStats};
 use switchyard_model::hosts::{Selector, platform_host};
 use switchyard_model::rules::{Pattern, TrailingSlash};
 use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label};
@@ -72,6 +73,8 @@ pub struct Routes {
     pub https_port: Option<u16>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: Map<Digest, Arc<BlobBody>>,
+    /// App → version → its counters, for events attributed by the `sy_v` cookie.
+    version_stats: Map<String, Map<u64, Arc<VersionStats>>>,
 }
 
 /// What a host name serves.
@@ -95,6 +98,8 @@ pub struct Host {
 pub struct Site {
     /// App, version and the prebuilt `sy_v` cookies (see `tagging`).
     pub tag: crate::tagging::SiteTag,
+    /// The version's counters (`metrics`), the same across routing-table swaps.
+    pub stats: Arc<VersionStats>,
     pub app_header: HeaderValue,
     pub version_header: HeaderValue,
     /// When the version was created: the `last-modified` of all its files.
@@ -150,6 +155,7 @@ impl Routes {
         memory: &MemoryCache,
         base_domain: &str,
         previous: &Routes,
+        metrics: &Metrics,
     ) -> Result<Routes, BuildError> {
         let mut routes = Routes { revision: snapshot.revision, ..Routes::default() };
         let verifier = crate::access::Verifier::from_snapshot(snapshot);
@@ -163,7 +169,9 @@ impl Routes {
                     source,
                 })?;
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
-                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous)?);
+                let stats = metrics.version(app, version);
+                routes.version_stats.entry(app.clone()).or_default().insert(version, stats.clone());
+                let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous, stats)?);
                 let selector = Selector::Version(version);
                 let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
                 let host = platform_host(app, &selector, base_domain);
@@ -249,6 +257,7 @@ impl Routes {
         cache: &LocalBlobStore,
         memory: &MemoryCache,
         previous: &Routes,
+        stats: Arc<VersionStats>,
     ) -> Result<Site, BuildError> {
         let app_header = HeaderValue::from_str(app).expect("app names are DNS labels");
         let version_header = HeaderValue::from_str(&version_label(version)).expect("ascii");
@@ -321,6 +330,7 @@ impl Routes {
             .collect();
         Ok(Site {
             tag: crate::tagging::SiteTag::new(app, version),
+            stats,
             app_header,
             version_header,
             modified,
@@ -371,6 +381,11 @@ impl Routes {
         })
     }
 
+    /// The counters of `app` `version`, if these routes hold that version.
+    pub fn version_stats(&self, app: &str, version: u64) -> Option<Arc<VersionStats>> {
+        self.version_stats.get(app)?.get(&version).cloned()
+    }
+
     pub fn host_count(&self) -> usize {
         self.hosts.len()
     }
@@ -392,6 +407,7 @@ impl Site {
     pub(crate) fn empty(app: &str, version: u64) -> Site {
         Site {
             tag: crate::tagging::SiteTag::new(app, version),
+            stats: crate::metrics::Metrics::new().version(app, version),
             app_header: HeaderValue::from_str(app).unwrap(),
             version_header: HeaderValue::from_str(&version_label(version)).unwrap(),
             modified: SystemTime::UNIX_EPOCH,

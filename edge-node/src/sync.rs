@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::heartbeat::Status;
 use crate::memory::MemoryCache;
+use crate::metrics::Metrics;
 use crate::origin::Origin;
 use crate::sites::{BuildError, Routes};
 
@@ -78,6 +79,8 @@ pub(crate) struct Syncer {
     /// The cache grew since the last eviction pass (or none ran yet in this process).
     grew: AtomicBool,
     origin: Origin,
+    /// Per-version counters, handed to every build (`metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Syncer {
@@ -87,6 +90,7 @@ impl Syncer {
         memory: Arc<MemoryCache>,
         routes: Arc<ArcSwap<Routes>>,
         status: Arc<Status>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Syncer> {
         let origin = Origin::open(&config.origin, &config.cache_dir)?;
         let client = reqwest::Client::builder()
@@ -106,6 +110,7 @@ impl Syncer {
             verified: Mutex::new(HashSet::new()),
             retry: AtomicBool::new(false),
             grew: AtomicBool::new(true),
+            metrics,
         })
     }
 
@@ -146,9 +151,16 @@ impl Syncer {
                 false
             }
         });
-        let built = Routes::build(&snapshot, &self.cache, &self.memory, &self.config.base_domain, &Routes::default())
-            .map_err(|e| SyncError::Build(Box::new(e)))
-            .and_then(|mut routes| attach_tls(&mut routes, &snapshot, &self.config).map(|()| routes));
+        let built = Routes::build(
+            &snapshot,
+            &self.cache,
+            &self.memory,
+            &self.config.base_domain,
+            &Routes::default(),
+            &self.metrics,
+        )
+        .map_err(|e| SyncError::Build(Box::new(e)))
+        .and_then(|mut routes| attach_tls(&mut routes, &snapshot, &self.config).map(|()| routes));
         match built {
             Ok(routes) => {
                 tracing::info!(
@@ -302,14 +314,15 @@ impl Syncer {
 
         self.fetch_certs(&effective).await?;
 
-        let (cache, memory) = (self.cache.clone(), self.memory.clone());
+        let (cache, memory, metrics) = (self.cache.clone(), self.memory.clone(), self.metrics.clone());
         let base = self.config.base_domain.clone();
         let previous = self.routes.load_full();
         let old = previous.clone();
         let config = self.config.clone();
         let (effective, routes, app_errors, failed) = tokio::task::spawn_blocking(move || {
-            let (effective, routes, app_errors, failed) =
-                build_isolated(effective, &before, app_errors, |s| Routes::build(s, &cache, &memory, &base, &old));
+            let (effective, routes, app_errors, failed) = build_isolated(effective, &before, app_errors, |s| {
+                Routes::build(s, &cache, &memory, &base, &old, &metrics)
+            });
             let routes = routes
                 .map_err(|e| SyncError::Build(Box::new(e)))
                 .and_then(|mut routes| attach_tls(&mut routes, &effective, &config).map(|()| routes));

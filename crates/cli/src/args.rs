@@ -106,6 +106,15 @@ pub enum Command {
         #[arg(long)]
         app: String,
     },
+    /// Per version: page views, unique visitors, conversions, conversion rate, revenue and
+    /// when it was live.
+    Stats {
+        #[arg(long)]
+        app: String,
+        /// How far back, e.g. 24h, 7d (counted in whole UTC hours).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+    },
     /// Check a control-plane URL and token and keep them in the user's config file (mode 0600).
     Login {
         /// The token; read from standard input when neither this nor SWITCHYARD_TOKEN is set.

@@ -21,6 +21,7 @@ mod progress;
 mod project;
 mod sample;
 mod split;
+mod stats;
 mod up;
 
 use std::process::ExitCode;
@@ -190,6 +191,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         Command::Domains { command } => domains::domains(client, out, command).await?,
         Command::Certs { command } => domains::certs(client, out, command).await?,
         Command::Previews { command } => previews::previews(client, out, command).await?,
+        Command::Stats { app, since } => stats::stats(client, out, &app, since).await?,
         Command::Releases { app } => {
             let releases = client.releases(&app).await?;
             out.print(&releases, || {

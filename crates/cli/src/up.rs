@@ -69,7 +69,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         tls_key: platform_cert.as_ref().map(|(_, key)| key.clone()),
         ..Default::default()
     })?;
-    let edge = switchyard_edge::bind_on(edge_config, edge_listener)?.with_https(https_listener);
+    // The edge's Prometheus metrics, on a free loopback port.
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the metrics port")?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    let edge = switchyard_edge::bind_on(edge_config, edge_listener)?
+        .with_https(https_listener)
+        .with_admin(Some(metrics_listener));
     let edge_task = tokio::spawn(edge.serve(stop.clone().cancelled_owned()));
 
     let first_run = ensure_sample(&admin).await?;
@@ -100,6 +105,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     out += &format!("  Control plane API    {api_url}\n");
     out += &format!("  Operator token       {admin_token}\n");
+    out += &format!("  Metrics              http://{metrics_addr}/metrics (edge), {api_url}/metrics (control plane)\n");
     if let Some(tenant) = first_run {
         out += &format!("  Tenant {SAMPLE_TENANT:?} token  {}  (shown once)\n", tenant);
     }

@@ -14,6 +14,7 @@ pub use switchyard_model::api::{
     CertInfo, DomainInfo, Release, SplitInfo, SplitRequest, SplitState, SplitWeight, VersionInfo as Version,
 };
 pub use switchyard_model::fleet::{EdgeInfo, EdgeProgress, EdgeState, Fleet, WaitResult};
+pub use switchyard_model::stats::{AppStats, LivePeriod, VersionStats};
 
 mod previews;
 pub use previews::{Previews, ShareCreated, ShareInfo, ShareTarget, Visibility};
@@ -274,6 +275,12 @@ pub struct DomainOptions {
 
 impl Client {
     /// The fleet as the control plane sees it (operator).
+    /// `app`'s figures per version over the last `since` (whole UTC hours).
+    pub async fn stats(&self, app: &str, since: Duration) -> Result<AppStats, Error> {
+        let url = self.url(&format!("apps/{app}/stats"));
+        self.send(self.http.get(&url).query(&[("since", since.as_secs().to_string())]), url).await
+    }
+
     pub async fn edges(&self) -> Result<Fleet, Error> {
         self.get("edges").await
     }

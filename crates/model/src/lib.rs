@@ -10,6 +10,8 @@
 //! - [`tagging`]: the `sy_v` and `sy_id` cookies and the stable traffic-split bucket.
 //! - [`share`]: preview share tokens (encoding and checks; signing and verifying are the
 //!   control plane's and the edge's).
+//! - [`stats`]: per-version counts (visitor sketch, fixed-point revenue), edge reports and
+//!   the `stats` answer.
 
 pub mod api;
 mod digest;
@@ -21,6 +23,7 @@ mod name;
 pub mod rules;
 pub mod share;
 mod snapshot;
+pub mod stats;
 pub mod tagging;
 
 pub use digest::{Digest, DigestError, Sha256Writer};

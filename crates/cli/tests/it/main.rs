@@ -14,5 +14,6 @@ mod restart;
 mod s3;
 mod serving;
 mod split;
+mod stats;
 mod tls;
 mod up;

@@ -1,0 +1,338 @@
+//! Per-version counters at the edge: what Prometheus scrapes (`GET /metrics` on the admin
+//! port) and what the edge reports to the control plane (page views, unique visitors,
+//! conversions, revenue; see `report`).
+//!
+//! Architecture Invariants:
+//! - Counting never blocks a request: every count is a relaxed atomic add (or `fetch_max` for
+//!   a visitor-sketch register) on a [`VersionStats`] that the request reaches through its
+//!   `Site` (prebuilt at `Routes::build`): no lock, no allocation, no label hashing per request.
+//! - A version's counters outlive routing-table swaps: [`Metrics`] hands the same
+//!   `Arc<VersionStats>` to every build that holds the version, and forgets it only once no
+//!   routes hold it and its deltas were taken for a report.
+//! - Prometheus counters only grow; report counters are *taken* (swapped to zero) by the
+//!   reporter, so each count is reported once.
+//!
+//! The latency histogram is our own fixed-bucket one (an atomic add per bucket): the
+//! `prometheus-client` crate's `Histogram` takes a mutex per observation, which the request
+//! path must not. The text format is small enough to write here.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use http::{HeaderMap, Response, StatusCode, header};
+use switchyard_model::stats::{Delta, Sketch, register_of, visitor_hash};
+use switchyard_model::tagging::{VISITOR_COOKIE, VisitorId, cookie};
+
+use crate::serve::Body;
+
+/// Upper bounds of the latency buckets, in nanoseconds (Prometheus `le` in seconds).
+const LATENCY_BOUNDS_NS: [u64; 12] = [
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+/// Distinct currencies one version may count revenue in (per process).
+pub(crate) const CURRENCY_SLOTS: usize = 16;
+
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+/// Where a response's body came from: memory, disk, or no body at all (HEAD, 304, redirects).
+const CACHE: [&str; 3] = ["hit", "miss", "none"];
+
+/// What became of one `POST /__switchyard/events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Accepted = 0,
+    Invalid = 1,
+    TooLarge = 2,
+    RateLimited = 3,
+}
+
+const OUTCOMES: [&str; 4] = ["accepted", "invalid", "too_large", "rate_limited"];
+
+/// Every version's counters, by (app, version), kept across routing-table swaps.
+#[derive(Default)]
+pub struct Metrics {
+    versions: Mutex<HashMap<(String, u64), Arc<VersionStats>>>,
+}
+
+/// One version's counters.
+pub struct VersionStats {
+    pub app: String,
+    pub version: u64,
+    /// `app="cart",version="v3"`, for the text format.
+    labels: String,
+    requests: [[AtomicU64; 3]; 5],
+    bytes: AtomicU64,
+    latency: [AtomicU64; LATENCY_BOUNDS_NS.len() + 1],
+    latency_sum_ns: AtomicU64,
+    events: [AtomicU64; 4],
+    // Taken by each report:
+    page_views: AtomicU64,
+    conversions: AtomicU64,
+    revenue: [CurrencySlot; CURRENCY_SLOTS],
+    visitors: Box<[AtomicU8]>,
+}
+
+/// A currency (three ASCII letters packed in a `u32`, 0 while unclaimed) and its revenue in
+/// hundredths.
+#[derive(Default)]
+struct CurrencySlot {
+    code: std::sync::atomic::AtomicU32,
+    minor: std::sync::atomic::AtomicI64,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// The counters of `app` `version`: the ones earlier routes used, or new ones.
+    pub fn version(&self, app: &str, version: u64) -> Arc<VersionStats> {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.entry((app.to_owned(), version)).or_insert_with(|| Arc::new(VersionStats::new(app, version))).clone()
+    }
+
+    fn all(&self) -> Vec<Arc<VersionStats>> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = versions.values().cloned().collect();
+        all.sort_by(|a, b| (&a.app, a.version).cmp(&(&b.app, b.version)));
+        all
+    }
+
+    /// Takes every version's report counters (page views, visitors, conversions, revenue)
+    /// into `hour`'s deltas, then forgets versions no routes hold any more.
+    pub(crate) fn take(&self, hour: u64) -> switchyard_model::stats::Deltas {
+        let mut deltas = switchyard_model::stats::Deltas::default();
+        for v in self.all() {
+            deltas.add(&v.app, v.version, hour, v.take());
+        }
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.retain(|_, v| {
+            if Arc::strong_count(v) > 1 {
+                return true;
+            }
+            // Only the registry holds it: no routes serve it and no request can count on it
+            // any more. What was counted since the take above goes in this report too.
+            deltas.add(&v.app, v.version, hour, v.take());
+            false
+        });
+        deltas
+    }
+
+    /// The Prometheus text format (version 0.0.4) of every counter, plus the applied revision.
+    pub fn encode(&self, revision: u64) -> String {
+        let all = self.all();
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP switchyard_edge_revision Revision of the snapshot this edge serves.\n");
+        out.push_str("# TYPE switchyard_edge_revision gauge\n");
+        let _ = writeln!(out, "switchyard_edge_revision {revision}");
+
+        out.push_str(
+            "# HELP switchyard_edge_requests_total Requests answered by a version, by status class and body source \
+             (hit: memory, miss: disk, none: no body).\n",
+        );
+        out.push_str("# TYPE switchyard_edge_requests_total counter\n");
+        for v in &all {
+            for (class, row) in STATUS_CLASSES.iter().zip(&v.requests) {
+                for (cache, n) in CACHE.iter().zip(row) {
+                    let n = n.load(Relaxed);
+                    if n > 0 {
+                        let _ = writeln!(
+                            out,
+                            "switchyard_edge_requests_total{{{},status=\"{class}\",cache=\"{cache}\"}} {n}",
+                            v.labels
+                        );
+                    }
+                }
+            }
+        }
+        out.push_str("# HELP switchyard_edge_response_bytes_total Response body bytes sent by a version.\n");
+        out.push_str("# TYPE switchyard_edge_response_bytes_total counter\n");
+        for v in &all {
+            let _ = writeln!(out, "switchyard_edge_response_bytes_total{{{}}} {}", v.labels, v.bytes.load(Relaxed));
+        }
+        out.push_str(
+            "# HELP switchyard_edge_request_duration_seconds Time from a request's arrival to its response headers.\n",
+        );
+        out.push_str("# TYPE switchyard_edge_request_duration_seconds histogram\n");
+        for v in &all {
+            let mut cumulative = 0;
+            for (i, n) in v.latency.iter().enumerate() {
+                cumulative += n.load(Relaxed);
+                let le = match LATENCY_BOUNDS_NS.get(i) {
+                    Some(ns) => format!("{}", *ns as f64 / 1e9),
+                    None => "+Inf".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "switchyard_edge_request_duration_seconds_bucket{{{},le=\"{le}\"}} {cumulative}",
+                    v.labels
+                );
+            }
+            let sum = v.latency_sum_ns.load(Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "switchyard_edge_request_duration_seconds_sum{{{}}} {sum}", v.labels);
+            let _ = writeln!(out, "switchyard_edge_request_duration_seconds_count{{{}}} {cumulative}", v.labels);
+        }
+        out.push_str(
+            "# HELP switchyard_edge_events_total POST /__switchyard/events by the version it was attributed to and outcome.\n",
+        );
+        out.push_str("# TYPE switchyard_edge_events_total counter\n");
+        for v in &all {
+            for (outcome, n) in OUTCOMES.iter().zip(&v.events) {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    let _ = writeln!(out, "switchyard_edge_events_total{{{},outcome=\"{outcome}\"}} {n}", v.labels);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl VersionStats {
+    fn new(app: &str, version: u64) -> VersionStats {
+        VersionStats {
+            app: app.to_owned(),
+            version,
+            // App names are DNS labels: nothing to escape.
+            labels: format!("app=\"{app}\",version=\"v{version}\""),
+            requests: Default::default(),
+            bytes: AtomicU64::new(0),
+            latency: Default::default(),
+            latency_sum_ns: AtomicU64::new(0),
+            events: Default::default(),
+            page_views: AtomicU64::new(0),
+            conversions: AtomicU64::new(0),
+            revenue: Default::default(),
+            visitors: (0..switchyard_model::stats::REGISTERS).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn event(&self, outcome: Outcome) {
+        self.events[outcome as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts one accepted conversion worth `minor` hundredths of `currency` (if any).
+    /// `Err` when this version already counts [`CURRENCY_SLOTS`] other currencies.
+    pub(crate) fn conversion(&self, revenue: Option<([u8; 3], i64)>) -> Result<(), ()> {
+        if let Some((currency, minor)) = revenue {
+            let code = u32::from_le_bytes([currency[0], currency[1], currency[2], 0]);
+            let Some(slot) = self.currency_slot(code) else { return Err(()) };
+            slot.minor.fetch_add(minor, Relaxed);
+        }
+        self.conversions.fetch_add(1, Relaxed);
+        self.event(Outcome::Accepted);
+        Ok(())
+    }
+
+    /// The slot counting `code`: the one that holds it, else the first free one, claimed.
+    fn currency_slot(&self, code: u32) -> Option<&CurrencySlot> {
+        self.revenue.iter().find(|s| match s.code.compare_exchange(0, code, Relaxed, Relaxed) {
+            Ok(_) => true,
+            Err(held) => held == code,
+        })
+    }
+
+    /// Swaps the report counters to zero and returns what they held.
+    fn take(&self) -> Delta {
+        let mut sketch: Option<Sketch> = None;
+        for (i, r) in self.visitors.iter().enumerate() {
+            if r.load(Relaxed) == 0 {
+                continue;
+            }
+            let rank = r.swap(0, Relaxed);
+            sketch.get_or_insert_with(Sketch::default).offer(i, rank);
+        }
+        let mut revenue = std::collections::BTreeMap::new();
+        for slot in &self.revenue {
+            let code = slot.code.load(Relaxed);
+            if code == 0 {
+                continue;
+            }
+            let minor = slot.minor.swap(0, Relaxed);
+            if minor != 0 {
+                let b = code.to_le_bytes();
+                revenue.insert(String::from_utf8_lossy(&b[..3]).into_owned(), minor);
+            }
+        }
+        Delta {
+            page_views: self.page_views.swap(0, Relaxed),
+            conversions: self.conversions.swap(0, Relaxed),
+            revenue,
+            visitors: sketch,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn requests(&self, class: usize, cache: usize) -> u64 {
+        self.requests[class][cache].load(Relaxed)
+    }
+}
+
+/// The visitor id of the request's `sy_id` cookie, if it carries a valid one.
+pub fn visitor(headers: &HeaderMap) -> Option<VisitorId> {
+    // HTTP/2 may split cookies over several headers.
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|h| cookie(h, VISITOR_COOKIE))
+        .and_then(VisitorId::parse)
+}
+
+/// Counts one response of `stats`' version: status class, body source, bytes, time to
+/// headers (since `started`), and a page view (a 200 or 304 HTML response to GET) with the
+/// visitor in the version's sketch. A few relaxed atomic adds. `visitor` is called for page
+/// views only (reading the cookie costs more than the rest of the counting).
+#[inline]
+pub fn record(
+    stats: &VersionStats,
+    head: bool,
+    visitor: impl FnOnce() -> Option<VisitorId>,
+    res: &Response<Body>,
+    started: Instant,
+) {
+    let status = res.status();
+    let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+    let (cache, bytes) = match res.body() {
+        Body::Bytes(Some(b)) => (0, b.len() as u64),
+        Body::File { remaining, .. } => (1, *remaining),
+        _ => (2, 0),
+    };
+    stats.requests[class][cache].fetch_add(1, Relaxed);
+    if bytes > 0 {
+        stats.bytes.fetch_add(bytes, Relaxed);
+    }
+    let ns = started.elapsed().as_nanos() as u64;
+    let bucket = LATENCY_BOUNDS_NS.iter().position(|&b| ns <= b).unwrap_or(LATENCY_BOUNDS_NS.len());
+    stats.latency[bucket].fetch_add(1, Relaxed);
+    stats.latency_sum_ns.fetch_add(ns, Relaxed);
+    if !head
+        && (status == StatusCode::OK || status == StatusCode::NOT_MODIFIED)
+        && res.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
+    {
+        stats.page_views.fetch_add(1, Relaxed);
+        if let Some(visitor) = visitor() {
+            let (i, rank) = register_of(visitor_hash(visitor));
+            // Most visits do not raise the register: a load first avoids a write.
+            if stats.visitors[i].load(Relaxed) < rank {
+                stats.visitors[i].fetch_max(rank, Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

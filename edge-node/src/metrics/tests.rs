@@ -1,0 +1,102 @@
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use switchyard_model::stats::Sketch;
+use switchyard_model::tagging::VisitorId;
+
+use super::*;
+use crate::serve::Body;
+
+fn response(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+fn html() -> Body {
+    Body::Bytes(Some(Bytes::from_static(b"<html></html>")))
+}
+
+#[test]
+fn page_views_are_html_responses_to_get_with_their_visitors() {
+    let metrics = Metrics::new();
+    let v = metrics.version("cart", 3);
+    let t = Instant::now();
+    for n in 0..5u128 {
+        record(&v, false, || Some(VisitorId(n % 3)), &response(StatusCode::OK, "text/html; charset=utf-8", html()), t);
+    }
+    record(&v, false, || None, &response(StatusCode::NOT_MODIFIED, "text/html", Body::Empty), t);
+    // Not page views: an asset, a HEAD, a 404 page.
+    record(&v, false, || Some(VisitorId(9)), &response(StatusCode::OK, "text/javascript", html()), t);
+    record(&v, true, || Some(VisitorId(9)), &response(StatusCode::OK, "text/html", Body::Empty), t);
+    record(&v, false, || Some(VisitorId(9)), &response(StatusCode::NOT_FOUND, "text/html", html()), t);
+    let d = metrics.take(0);
+    let got = d.get("cart", 3, 0).unwrap();
+    assert_eq!(got.page_views, 6);
+    let mut want = Sketch::default();
+    for n in 0..3u128 {
+        want.insert(VisitorId(n));
+    }
+    assert_eq!(got.visitors.as_ref().unwrap(), &want, "the atomic sketch equals the model's");
+    assert_eq!(want.estimate(), 3);
+}
+
+#[test]
+fn prometheus_text_has_exact_counts_by_status_class_and_body_source() {
+    let metrics = Metrics::new();
+    let v = metrics.version("cart", 1);
+    let t = Instant::now();
+    record(&v, false, || None, &response(StatusCode::OK, "text/html", html()), t);
+    record(&v, false, || None, &response(StatusCode::OK, "text/html", html()), t);
+    record(&v, false, || None, &response(StatusCode::NOT_MODIFIED, "text/html", Body::Empty), t);
+    record(
+        &v,
+        false,
+        || None,
+        &response(StatusCode::NOT_FOUND, "text/plain", Body::Bytes(Some(Bytes::from_static(b"nf\n")))),
+        t,
+    );
+    v.event(Outcome::Invalid);
+    v.conversion(None).unwrap();
+    assert_eq!(v.requests(1, 0), 2);
+    let text = metrics.encode(42);
+    for line in [
+        "switchyard_edge_revision 42",
+        "switchyard_edge_requests_total{app=\"cart\",version=\"v1\",status=\"2xx\",cache=\"hit\"} 2",
+        "switchyard_edge_requests_total{app=\"cart\",version=\"v1\",status=\"3xx\",cache=\"none\"} 1",
+        "switchyard_edge_requests_total{app=\"cart\",version=\"v1\",status=\"4xx\",cache=\"hit\"} 1",
+        "switchyard_edge_response_bytes_total{app=\"cart\",version=\"v1\"} 29",
+        "switchyard_edge_request_duration_seconds_bucket{app=\"cart\",version=\"v1\",le=\"+Inf\"} 4",
+        "switchyard_edge_request_duration_seconds_count{app=\"cart\",version=\"v1\"} 4",
+        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"accepted\"} 1",
+        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"invalid\"} 1",
+        "# TYPE switchyard_edge_request_duration_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    // Buckets are cumulative and never decrease.
+    let buckets: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_edge_request_duration_seconds_bucket"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+}
+
+#[test]
+fn revenue_slots_are_bounded() {
+    let metrics = Metrics::new();
+    let v = metrics.version("cart", 1);
+    for i in 0..CURRENCY_SLOTS as u8 {
+        v.conversion(Some(([b'A', b'A', b'A' + i], 1))).unwrap();
+    }
+    v.conversion(Some((*b"AAA", 1))).unwrap();
+    assert!(v.conversion(Some((*b"ZZZ", 1))).is_err());
+    let d = metrics.take(0);
+    let got = d.get("cart", 1, 0).unwrap();
+    assert_eq!(got.revenue.len(), CURRENCY_SLOTS);
+    assert_eq!(got.revenue["AAA"], 2);
+    assert_eq!(got.conversions, CURRENCY_SLOTS as u64 + 1);
+}
