@@ -15,8 +15,10 @@
 //! - A key the edge cannot read refuses every token (fails closed).
 //! - The token moves from the URL to an `HttpOnly`, `SameSite=Lax` host-only cookie with a 302
 //!   to the same path, so it leaves the address bar and `Referer`; the cookie lives no longer
-//!   than the link.
-//! - Responses of gated hosts are never `public` for shared caches (`keep_private`).
+//!   than the link. That `Location` is always a path on the same host: a leading run of `/`
+//!   and `\` is one `/` (`same_origin`), so `//evil.example/?sy_share=…` is no open redirect.
+//! - Responses of gated hosts carry a `cache-control` no shared cache stores (`private` first,
+//!   or `no-store`), whatever the site's `_headers` set or removed (`keep_private`).
 //!
 //! Hot path: a public host pays one `Option` check; everything else here runs for gated
 //! hosts only.
@@ -44,6 +46,9 @@ static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 static CLEAR_COOKIE: HeaderValue = HeaderValue::from_static("sy_share=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
 static PRIVATE_REVALIDATE: HeaderValue = HeaderValue::from_static("private, max-age=0, must-revalidate");
 static PRIVATE_IMMUTABLE: HeaderValue = HeaderValue::from_static("private, max-age=31536000, immutable");
+/// The edge's own policies (`sites`), which `keep_private` knows without parsing.
+static PUBLIC_REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
+static PUBLIC_IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
 const PRIVATE_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -148,10 +153,11 @@ impl Gate {
         self.verifier.verify(token, &self.app, &self.scope, now)
     }
 
-    /// `302` to the same path and query without the token, setting the cookie.
+    /// `302` to the same path (on this host: see [`same_origin`]) and query without the
+    /// token, setting the cookie.
     fn admit(&self, path: &str, query: &str, token: &str, max_age: u64, secure: bool) -> Response<Body> {
-        let location =
-            HeaderValue::try_from(share::without_token(path, query)).unwrap_or(HeaderValue::from_static("/"));
+        let location = HeaderValue::try_from(share::without_token(&same_origin(path), query))
+            .unwrap_or(HeaderValue::from_static("/"));
         let secure = if secure { "; Secure" } else { "" };
         let cookie = format!("{SHARE_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
         let mut res = Response::new(Body::Empty);
@@ -187,21 +193,74 @@ fn page(html: &'static str) -> Response<Body> {
     res
 }
 
-/// On a gated host's response: a `public` cache policy becomes `private`, so no shared cache
-/// between the edge and the visitor keeps a private preview for others.
+/// On a gated host's response: a cache policy no shared cache between the edge and the
+/// visitor stores, whatever the site's `_headers` rules made of it. `no-store` and a plain
+/// `private` stay as they are; otherwise `public`, `s-maxage` and a field-qualified
+/// `private="…"` (which leaves the rest of the response storable) are dropped and `private`
+/// goes first. A missing or unreadable `cache-control` becomes
+/// `private, max-age=0, must-revalidate`. The edge's two prebuilt policies are swapped for
+/// their prebuilt private twins without parsing.
 pub fn keep_private(h: &mut HeaderMap) {
-    let Some(value) = h.get(header::CACHE_CONTROL) else { return };
-    let Ok(text) = value.to_str() else { return };
-    let Some(rest) = text.strip_prefix("public") else { return };
-    let private = match rest {
-        ", max-age=0, must-revalidate" => PRIVATE_REVALIDATE.clone(),
-        ", max-age=31536000, immutable" => PRIVATE_IMMUTABLE.clone(),
-        _ => match HeaderValue::try_from(format!("private{rest}")) {
-            Ok(v) => v,
-            Err(_) => NO_STORE.clone(),
+    let mut values = h.get_all(header::CACHE_CONTROL).iter();
+    let private = match (values.next(), values.next()) {
+        (None, _) => PRIVATE_REVALIDATE.clone(),
+        (Some(v), None) if *v == PUBLIC_REVALIDATE => PRIVATE_REVALIDATE.clone(),
+        (Some(v), None) if *v == PUBLIC_IMMUTABLE => PRIVATE_IMMUTABLE.clone(),
+        (Some(v), None) if *v == PRIVATE_REVALIDATE || *v == PRIVATE_IMMUTABLE || *v == NO_STORE => return,
+        _ => match private_policy(h) {
+            Some(v) => v,
+            None => return,
         },
     };
     h.insert(header::CACHE_CONTROL, private);
+}
+
+/// See [`keep_private`]: the private form of any other policy, or `None` if it is already
+/// private or `no-store`. Every `cache-control` line counts, as a cache would combine them.
+#[cold]
+fn private_policy(h: &HeaderMap) -> Option<HeaderValue> {
+    let mut kept = String::from("private");
+    for value in h.get_all(header::CACHE_CONTROL) {
+        let Ok(text) = value.to_str() else { return Some(PRIVATE_REVALIDATE.clone()) };
+        for directive in directives(text) {
+            if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("private") {
+                return None;
+            }
+            let name = directive.split_once('=').map_or(directive, |(name, _)| name).trim_end();
+            if ["public", "s-maxage", "private"].iter().any(|d| name.eq_ignore_ascii_case(d)) {
+                continue;
+            }
+            kept.push_str(", ");
+            kept.push_str(directive);
+        }
+    }
+    Some(HeaderValue::try_from(kept).unwrap_or_else(|_| PRIVATE_REVALIDATE.clone()))
+}
+
+/// The non-empty, trimmed directives of one `cache-control` line: split on commas outside
+/// quoted strings (`private="a, b"` is one directive).
+fn directives(text: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    let mut escaped = false;
+    text.split(move |c| {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => return true,
+            _ => {}
+        }
+        false
+    })
+    .map(str::trim)
+    .filter(|d| !d.is_empty())
+}
+
+/// `path` as a same-origin redirect target: a leading run of `/` and `\` becomes one `/`, so
+/// that `//evil.example/` or `/\evil.example` cannot name another host (browsers read `\` as
+/// `/` and drop tabs and newlines from URLs, so those count as part of the run too).
+fn same_origin(path: &str) -> String {
+    format!("/{}", path.trim_start_matches(['/', '\\', '\t', '\n', '\r']))
 }
 
 #[cfg(test)]

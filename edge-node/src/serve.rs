@@ -26,6 +26,7 @@ static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static NOINDEX: HeaderValue = HeaderValue::from_static("noindex");
 static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 static REVALIDATE: HeaderValue = HeaderValue::from_static("public, max-age=0, must-revalidate");
+static PRIVATE_REVALIDATE: HeaderValue = HeaderValue::from_static("private, max-age=0, must-revalidate");
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
@@ -73,13 +74,25 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     };
     // Which version serves this visitor (split, skew protection; see `tagging`).
     let navigation = resolve::is_navigation(&path, req.headers());
-    let choice = tagging::choose(host, tagging::Cookies::read(req.headers()), navigation, tagging::now);
+    let mut choice = tagging::choose(host, tagging::Cookies::read(req.headers()), navigation, tagging::now);
     let mut site = choice.site;
     let mut resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
     if choice.pinned && resolved.is_not_found() {
         // The retained version lacks the path: the visitor's current version may have it.
         site = choice.fallback;
         resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
+    }
+    if !navigation && resolved.is_not_found() {
+        // With a split on, the asset may be another split version's (the one whose page
+        // asked for it); nothing to try otherwise. Only ever after a 404.
+        let tried = [choice.site.tag.version, site.tag.version];
+        if let Some((other, file)) = tagging::split_others(host, tried).find_map(|other| {
+            resolve::exact_file(other, &path, req.headers(), req.uri().query()).map(|file| (other, file))
+        }) {
+            site = other;
+            resolved = Resolved::File { file, status: StatusCode::OK };
+            choice.elsewhere = true;
+        }
     }
     let mut res = match resolved {
         Resolved::File { file, status } => serve_file(host, site, file, status, req.headers(), head),
@@ -225,10 +238,12 @@ fn site_plain(host: &Host, status: StatusCode, text: &'static str) -> Response<B
     site_plain_of(host, &host.site, status, text)
 }
 
-/// A short text answer from `site`, the version chosen for the request.
+/// A short text answer from `site`, the version chosen for the request; `private` on a gated
+/// host (see `access::keep_private`), as some of these return before it runs.
 fn site_plain_of(host: &Host, site: &Site, status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = plain(status, text);
-    res.headers_mut().insert(header::CACHE_CONTROL, REVALIDATE.clone());
+    let policy = if host.access.is_some() { &PRIVATE_REVALIDATE } else { &REVALIDATE };
+    res.headers_mut().insert(header::CACHE_CONTROL, policy.clone());
     common_headers(res.headers_mut(), host, site);
     res
 }

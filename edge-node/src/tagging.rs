@@ -8,6 +8,10 @@
 //!   channel served recently whose `until` has not passed on this edge's clock, are served
 //!   from that version (skew protection); if it lacks the path, from the current one. Such a
 //!   pinned response leaves `sy_v` as it is, so the next page load is what moves the visitor.
+//! - An asset request that still finds nothing while a split is on tries the split's other
+//!   versions (`split_others`) before its 404: a fingerprinted asset lives only in the version
+//!   whose page referenced it, which a request without cookies does not name. Such a
+//!   response leaves `sy_v` as it is too.
 //! - Version hosts (`v3--cart.<base>`) always serve their version.
 //! - `sy_v=<app>.v<N>` is set on every site response whose version differs from the request's
 //!   `sy_v`: readable by JavaScript (no `HttpOnly`), `Path=/`, `SameSite=Lax`, `Max-Age` 30
@@ -83,6 +87,7 @@ pub struct Channel {
     pub name: Box<str>,
     /// With a split on: the site of each bucket `0..100`; empty otherwise.
     split: Box<[Arc<Site>]>,
+    /// The split's versions (`until` = `u64::MAX`), lowest first, then the retained ones.
     pins: Box<[Pin]>,
 }
 
@@ -164,6 +169,9 @@ pub struct Choice<'a> {
     pub fallback: &'a Site,
     /// `site` is a retained or split version the request's `sy_v` asked for.
     pub pinned: bool,
+    /// Set by `serve` when another version of the split had the asset that `site` and
+    /// `fallback` lack (see [`split_others`]); like a pin, the response leaves `sy_v` as it is.
+    pub elsewhere: bool,
     /// The visitor id of this request: the request's `sy_id`, or the one minted for it.
     pub visitor: Option<VisitorId>,
     /// `visitor` was minted here and goes out in a `Set-Cookie`.
@@ -181,8 +189,15 @@ pub fn choose<'a>(host: &'a Host, cookies: Cookies<'a>, navigation: bool, now: i
         None if navigation => (Some(VisitorId(rand::random())), true),
         None => (None, false),
     };
-    let mut choice =
-        Choice { site: current, fallback: current, pinned: false, visitor, minted, version_cookie: cookies.version };
+    let mut choice = Choice {
+        site: current,
+        fallback: current,
+        pinned: false,
+        elsewhere: false,
+        visitor,
+        minted,
+        version_cookie: cookies.version,
+    };
     let Some(channel) = &host.channel else { return choice };
     if !channel.split.is_empty()
         && let Some(v) = visitor
@@ -205,9 +220,22 @@ pub fn choose<'a>(host: &'a Host, cookies: Cookies<'a>, navigation: bool, now: i
     choice
 }
 
+/// The versions of the split in force on `host` other than `tried`, lowest first; none
+/// without a split and on version hosts. `serve` tries them for an asset request that found
+/// nothing where [`choose`] sent it: a fingerprinted asset exists only in the version whose
+/// page referenced it, and that need not be the one chosen (a request without cookies gets
+/// the live pointer's version). Called only after such a 404, never on the common path.
+pub fn split_others(host: &Host, tried: [u64; 2]) -> impl Iterator<Item = &Site> {
+    host.channel
+        .iter()
+        .flat_map(|channel| channel.pins.iter())
+        .filter(move |pin| pin.until == u64::MAX && !tried.contains(&pin.version))
+        .map(|pin| &*pin.site)
+}
+
 /// Adds the `Set-Cookie` headers of a response served from `served` for `choice`.
 pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, headers: &mut HeaderMap) {
-    if !choice.pinned && choice.version_cookie != Some(&*served.tag.value) {
+    if !choice.pinned && !choice.elsewhere && choice.version_cookie != Some(&*served.tag.value) {
         headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
     }
     if choice.minted

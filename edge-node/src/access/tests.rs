@@ -182,20 +182,83 @@ fn a_version_token_opens_only_that_version_and_an_unreadable_key_opens_nothing()
 }
 
 #[test]
-fn gated_responses_are_never_public_for_shared_caches() {
-    let mut h = HeaderMap::new();
+fn gated_responses_are_never_storable_by_shared_caches() {
     for (before, after) in [
+        // The edge's own policies, without parsing.
         ("public, max-age=0, must-revalidate", "private, max-age=0, must-revalidate"),
         ("public, max-age=31536000, immutable", "private, max-age=31536000, immutable"),
+        ("private, max-age=0, must-revalidate", "private, max-age=0, must-revalidate"),
+        // `_headers` rules: `public` anywhere, `s-maxage`, no `public` at all.
         ("public, max-age=60", "private, max-age=60"),
+        ("max-age=31536000, public", "private, max-age=31536000"),
+        ("max-age=31536000, Public, immutable", "private, max-age=31536000, immutable"),
+        ("s-maxage=600", "private"),
+        ("max-age=60, s-maxage=600, stale-while-revalidate=30", "private, max-age=60, stale-while-revalidate=30"),
+        ("public", "private"),
+        ("max-age=60", "private, max-age=60"),
+        ("public, no-cache", "private, no-cache"),
+        ("must-revalidate,max-age=0", "private, must-revalidate, max-age=0"),
+        // A field-qualified `private` leaves the rest storable; quoted commas stay in it.
+        ("private=\"set-cookie, x-a\", max-age=60", "private, max-age=60"),
+        ("ext=\"a, no-store, private\", max-age=5", "private, ext=\"a, no-store, private\", max-age=5"),
+        // Already not for shared caches: left as they are.
         ("no-store", "no-store"),
+        ("public, no-store", "public, no-store"),
         ("private, max-age=5", "private, max-age=5"),
+        ("max-age=5, PRIVATE", "max-age=5, PRIVATE"),
     ] {
+        let mut h = HeaderMap::new();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static(before));
         keep_private(&mut h);
-        assert_eq!(h[header::CACHE_CONTROL], after);
+        assert_eq!(h.get_all(header::CACHE_CONTROL).iter().collect::<Vec<_>>(), [after], "{before}");
     }
-    h.remove(header::CACHE_CONTROL);
+    // A rule that removed the header: shared caches may not keep the response either.
+    let mut h = HeaderMap::new();
     keep_private(&mut h);
-    assert!(h.get(header::CACHE_CONTROL).is_none());
+    assert_eq!(h[header::CACHE_CONTROL], "private, max-age=0, must-revalidate");
+    // Several lines count together and become one.
+    let mut h = HeaderMap::new();
+    h.append(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60"));
+    h.append(header::CACHE_CONTROL, HeaderValue::from_static("public, s-maxage=600"));
+    keep_private(&mut h);
+    assert_eq!(h.get_all(header::CACHE_CONTROL).iter().collect::<Vec<_>>(), ["private, max-age=60"]);
+    let mut h = HeaderMap::new();
+    h.append(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    h.append(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    keep_private(&mut h);
+    assert_eq!(h.get_all(header::CACHE_CONTROL).iter().count(), 2, "no-store in any line: kept");
+    // A value that is not text.
+    let mut h = HeaderMap::new();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_bytes(b"public, max-age=\xff").unwrap());
+    keep_private(&mut h);
+    assert_eq!(h[header::CACHE_CONTROL], "private, max-age=0, must-revalidate");
+}
+
+#[test]
+fn a_share_link_redirects_only_to_a_path_on_the_same_host() {
+    for (path, expected) in [
+        ("//evil.example/x", "/evil.example/x"),
+        ("/\\evil.example", "/evil.example"),
+        ("///a", "/a"),
+        ("/\\/\\\t//evil.example", "/evil.example"),
+        ("/cart/items", "/cart/items"),
+        ("/a//b", "/a//b"),
+        ("/", "/"),
+        ("", "/"),
+        ("*", "/*"),
+    ] {
+        assert_eq!(same_origin(path), expected, "{path:?}");
+    }
+    let key = keypair();
+    let g = preview_gate(&Verifier::from_snapshot(&snapshot(&key, &[])).unwrap());
+    let t = token(&key, &claims("cart", "preview", NOW + 60));
+    for (uri, expected) in [
+        (format!("//evil.example/?sy_share={t}"), "/evil.example/"),
+        (format!("//evil.example/x?a=1&sy_share={t}"), "/evil.example/x?a=1"),
+        (format!("///a?sy_share={t}"), "/a"),
+    ] {
+        let res = g.check(&get(&uri, None), NOW, false).unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND, "{uri}");
+        assert_eq!(res.headers()["location"], expected, "{uri}");
+    }
 }

@@ -158,6 +158,22 @@ pub(super) fn resolve<'a>(
     not_found(site, StatusCode::NOT_FOUND)
 }
 
+/// The file `site` answers for `path` with a 200 under the path's own name: no rewrite,
+/// directory index, clean URL or fallback. What another version of a split may answer for a
+/// fingerprinted asset (see `tagging::split_others`).
+pub(super) fn exact_file<'a>(
+    site: &'a Site,
+    path: &RequestPath<'_>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Option<&'a File> {
+    let file = site.file(&path.key)?;
+    match resolve(site, path, headers, query) {
+        Resolved::File { file: served, status: StatusCode::OK } if std::ptr::eq(served, file) => Some(file),
+        _ => None,
+    }
+}
+
 /// Serves the file a rewrite (or 404/410 rule) points at: the target's exact file, its
 /// directory index or its `.html` page, never another rule, so that rules cannot loop.
 fn serve_target<'a>(site: &'a Site, target: &str, status: StatusCode) -> Resolved<'a> {

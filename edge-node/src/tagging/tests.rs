@@ -141,6 +141,38 @@ fn splits_that_do_not_sum_to_100_or_name_missing_versions_are_ignored() {
     }
 }
 
+#[test]
+fn an_asset_missing_where_it_was_looked_for_may_be_in_the_other_split_versions() {
+    let sites = sites(5);
+    let others = |host: &Host, tried: [u64; 2]| split_others(host, tried).map(|s| s.tag.version).collect::<Vec<_>>();
+    // v4 live in a 3-way split; v5 retained: only the split's versions are tried.
+    let three_way = state(4, &[(4, 50), (2, 30), (3, 20)], &[(5, u64::MAX - 1)]);
+    let split = host(&sites, &three_way, 0);
+    assert_eq!(others(&split, [4, 4]), [2, 3], "lowest first, without what was tried");
+    assert_eq!(others(&split, [3, 2]), [4]);
+    assert_eq!(others(&split, [5, 2]), [3, 4]);
+    assert_eq!(others(&split, [1, 1]), [2, 3, 4]);
+    // No split (retained versions only), an invalid split, a version host: nothing to try.
+    assert!(others(&host(&sites, &state(4, &[], &[(3, u64::MAX - 1)]), 0), [4, 4]).is_empty());
+    assert!(others(&host(&sites, &state(4, &[(4, 50), (3, 40)], &[]), 0), [4, 4]).is_empty());
+    let version_host =
+        Host { site: sites[&2].clone(), noindex: true, https_redirect: false, hsts: None, access: None, channel: None };
+    assert!(others(&version_host, [2, 2]).is_empty());
+}
+
+#[test]
+fn an_asset_found_in_another_split_version_leaves_the_version_cookie() {
+    let sites = sites(2);
+    let state = state(1, &[(1, 50), (2, 50)], &[]);
+    let host = host(&sites, &state, 0);
+    let mut c = choose(&host, Cookies::default(), false, no_clock);
+    assert_eq!((c.site.tag.version, c.elsewhere), (1, false));
+    c.elsewhere = true;
+    let mut out = HeaderMap::new();
+    set_cookies(&c, &sites[&2], false, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
+
 fn set_cookie(h: &HeaderMap) -> Vec<&str> {
     h.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect()
 }
