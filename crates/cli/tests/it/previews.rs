@@ -37,7 +37,14 @@ async fn platform() -> (Platform, String) {
     p.app(&acme, "cart").await;
     let v1 = tar_gz(&[file("index.html", "<h1>v1</h1>"), file("app.js", "let v = 1;")]);
     assert_eq!(p.deploy(&acme, "cart", "promote=true", v1).await.0, 201);
-    let v2 = tar_gz(&[file("index.html", "<h1>v2</h1>"), file("app.js", "let v = 2;")]);
+    // v2's `_headers` asks shared caches to keep its script for a year, and drops the policy
+    // of `/open`: a private host keeps both for the visitor's browser only.
+    let v2 = tar_gz(&[
+        file("index.html", "<h1>v2</h1>"),
+        file("app.js", "let v = 2;"),
+        file("open.txt", "open"),
+        file("_headers", "/app.js\n  Cache-Control: max-age=31536000, public\n/open.txt\n  ! Cache-Control\n"),
+    ]);
     assert_eq!(p.deploy(&acme, "cart", "channel=preview", v2).await.0, 201);
     p.wait_serving(&format!("cart.{BASE}"), "v1").await;
     // The preview host exists (private) once the edge has v2.
@@ -132,7 +139,18 @@ async fn a_private_preview_opens_with_its_link_and_closes_when_revoked() {
     assert_eq!(r.headers()["cache-control"], "private, max-age=0, must-revalidate", "not for shared caches");
     assert_eq!(r.text().await.unwrap(), "<h1>v2</h1>");
     let r = get(&p, &preview, "/app.js", Some(&format!("a=1; {cookie}; b=2"))).await;
+    assert_eq!(r.headers()["cache-control"], "private, max-age=31536000", "`_headers` made it public");
     assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "let v = 2;".to_owned()));
+    let r = get(&p, &preview, "/open.txt", Some(&cookie)).await;
+    assert_eq!(r.headers()["cache-control"], "private, max-age=0, must-revalidate", "`_headers` removed it");
+    let r = get(&p, &preview, "/missing.js", Some(&cookie)).await;
+    assert_eq!(
+        (r.status().as_u16(), r.headers()["cache-control"].to_str().unwrap()),
+        (404, "private, max-age=0, must-revalidate")
+    );
+    // The link's 302 stays on this host, whatever the request path looks like.
+    let r = get(&p, &host, &format!("//evil.example/?sy_share={}", token_of(&url)), None).await;
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (302, "/evil.example/"));
     // The preview's link opens neither the version hosts nor another app.
     assert_eq!(get(&p, &format!("v2--cart.{BASE}"), "/", Some(&cookie)).await.status(), 401);
 

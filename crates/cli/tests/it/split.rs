@@ -1,7 +1,7 @@
 //! Version tagging, traffic splits and skew protection against the real binaries: the `sy_v`
 //! and `sy_id` cookies and `x-switchyard-version` on pages and assets,
-//! `/__switchyard/version.json`, a 90/10 split over 10,000 visitors on two edges, `promote`
-//! ending a split, bad splits refused, and a visitor's assets staying on the version of its
+//! `/__switchyard/version.json`, a 90/10 split over 10,000 visitors on two edges, an asset
+//! only another split version has, `promote` ending a split, bad splits refused, and a visitor's assets staying on the version of its
 //! page across a promotion until the next page load or the end of the skew window.
 
 use std::time::{Duration, Instant};
@@ -215,6 +215,20 @@ async fn a_90_10_split_over_10000_visitors_is_within_2_points_and_sticky_across_
         assert_eq!(version(&h), first, "the minted id {id} keeps its version");
         assert!(set_cookies(&h).iter().all(|c| !c.starts_with("sy_id=")));
     }
+
+    // An asset request without cookies gets the live pointer's version, unless only another
+    // version of the split has it (the page that referenced it was that version's): then from
+    // there, leaving the visitor's cookies alone. A path no version has stays a 404.
+    let (s, h, body) = get(&p, p.edge().url(), &live(), "/assets/new.js", None).await;
+    assert_eq!((s, version(&h), body.as_str()), (200, "v2", "only in v2"));
+    assert!(set_cookies(&h).is_empty(), "{:?}", set_cookies(&h));
+    let (s, h, body) = get(&p, second.url(), &live(), "/assets/new.js", Some("sy_v=cart.v1")).await;
+    assert_eq!((s, version(&h), body.as_str()), (200, "v2", "only in v2"));
+    assert!(set_cookies(&h).is_empty(), "{:?}", set_cookies(&h));
+    let (s, h, body) = get(&p, p.edge().url(), &live(), "/assets/app.js", None).await;
+    assert_eq!((s, version(&h), body.as_str()), (200, "v1", "console.log('v1');"));
+    let (s, h, _) = get(&p, p.edge().url(), &live(), "/assets/nowhere.js", None).await;
+    assert_eq!((s, version(&h)), (404, "v1"));
 
     // promote ends the split: everyone gets v2, and the CLI says the split ended.
     let out = run_cli(p.control().url(), &token, &["promote", "--app", "cart", "v2"]);
