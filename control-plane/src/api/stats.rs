@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -57,12 +57,11 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-pub(super) async fn report(
-    State(api): State<Api>,
-    auth: Auth,
-    JsonBody(report): JsonBody<StatsReport>,
-) -> Result<Response, ApiError> {
+/// The body (up to 64 MiB) is read only once the token is known to be an edge's (or the
+/// operator's): a tenant token gets its 403 without it.
+pub(super) async fn report(State(api): State<Api>, auth: Auth, request: Request) -> Result<Response, ApiError> {
     auth.edge()?;
+    let JsonBody(report) = JsonBody::<StatsReport>::from_request(request, &api).await?;
     validate(&report, unix_now()).map_err(|m| ApiError::bad_request("invalid_stats", m))?;
     let (edge, seq) = (report.edge.clone(), report.seq);
     let applied = api.db(move |s| s.apply_stats(&report)).await?;
