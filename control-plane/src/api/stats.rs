@@ -11,14 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchyard_model::Name;
 use switchyard_model::fleet::EdgeState;
-use switchyard_model::stats::{HOUR, Sketch, StatsReport, is_currency};
+use switchyard_model::stats::{HOUR, MAX_ENTRIES, Sketch, StatsReport, is_currency};
 
 use super::extract::{Auth, JsonBody, QueryArgs};
 use super::{Api, ApiError};
 use crate::store::Applied;
 
-/// Entries one report may carry.
-const MAX_ENTRIES: usize = 10_000;
 /// The longest period `stats` reads back.
 const MAX_SINCE: u64 = 400 * 24 * 3600;
 /// The default period: a week.

@@ -172,6 +172,11 @@ pub fn is_currency(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// Entries one report may carry: the control plane refuses a longer report (400), so the edge
+/// never forms one (what is left waits for the next report). At about 4 KiB an entry with a
+/// visitor sketch, a full report stays under the control plane's 64 MiB body limit.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// `POST /v1/edge/stats`: counts since the edge's previous accepted report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +270,17 @@ impl Deltas {
 
     pub fn get(&self, app: &str, version: u64, hour: u64) -> Option<&Delta> {
         self.entries.get(&(app.to_owned(), version, hour))
+    }
+
+    /// Removes the first `max` keys' deltas (all of them when there are no more) and returns
+    /// them as report entries; the rest stay.
+    pub fn take_entries(&mut self, max: usize) -> Vec<StatsEntry> {
+        let rest = match self.entries.keys().nth(max).cloned() {
+            Some(first_left) => self.entries.split_off(&first_left),
+            None => BTreeMap::new(),
+        };
+        let taken = Deltas { entries: std::mem::replace(&mut self.entries, rest) };
+        taken.entries()
     }
 
     /// The report entries, sketches as hex.

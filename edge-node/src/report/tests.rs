@@ -59,3 +59,23 @@ fn hours_are_utc_hour_starts() {
     assert_eq!(hour_of(UNIX_EPOCH + Duration::from_secs(7199)), 3600);
     assert_eq!(hour_of(UNIX_EPOCH + Duration::from_secs(7200)), 7200);
 }
+
+#[test]
+fn a_report_carries_at_most_max_entries_and_the_rest_goes_next() {
+    let mut outbox = Outbox::new("edge-a/1/ff".into());
+    let mut many = Deltas::default();
+    for hour in 0..MAX_ENTRIES as u64 + 5 {
+        many.add("cart", 1, hour * HOUR, Delta { page_views: 1, ..Delta::default() });
+    }
+    outbox.gather(many);
+    let first = outbox.next().unwrap().clone();
+    assert_eq!((first.seq, first.entries.len()), (1, MAX_ENTRIES), "what the control plane accepts");
+    assert_eq!(outbox.gathered().len(), 5, "the rest waits");
+    assert_eq!(outbox.next().unwrap(), &first, "resent unchanged until acknowledged");
+    outbox.acknowledged();
+    let second = outbox.next().unwrap().clone();
+    assert_eq!((second.seq, second.entries.len()), (2, 5));
+    assert_eq!(second.entries[0].hour, MAX_ENTRIES as u64 * HOUR, "nothing lost, nothing twice");
+    outbox.acknowledged();
+    assert!(outbox.next().is_none());
+}

@@ -136,3 +136,18 @@ fn deltas_merge_by_key() {
     let entries = d.entries();
     assert_eq!(entries[0].visitors.as_deref(), Some(sketch.to_hex().as_str()));
 }
+
+#[test]
+fn take_entries_takes_at_most_max_in_key_order_and_leaves_the_rest() {
+    let mut d = Deltas::default();
+    for hour in 0..5 {
+        d.add("cart", 1, hour * HOUR, Delta { page_views: hour + 1, ..Delta::default() });
+    }
+    let first = d.take_entries(3);
+    assert_eq!(first.iter().map(|e| e.hour).collect::<Vec<_>>(), [0, HOUR, 2 * HOUR]);
+    assert_eq!(d.len(), 2);
+    assert_eq!(d.get("cart", 1, 3 * HOUR).unwrap().page_views, 4);
+    let rest = d.take_entries(3);
+    assert_eq!(rest.iter().map(|e| e.page_views).collect::<Vec<_>>(), [4, 5]);
+    assert!(d.is_empty() && d.take_entries(3).is_empty());
+}
