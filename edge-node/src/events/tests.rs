@@ -110,3 +110,54 @@ fn the_limiter_has_a_memory_bound() {
     assert!(limiter.check(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), later).is_ok());
     assert_eq!(limiter.clients(), 1);
 }
+
+/// `sy_v` is the visitor's to write: it moves an event only to a version this host serves.
+#[test]
+fn sy_v_attributes_only_to_versions_this_host_serves() {
+    use std::collections::HashMap;
+
+    use switchyard_model::{AppState, LIVE, Retained, SplitShare};
+
+    use crate::sites::Site;
+    use crate::tagging::Channel;
+
+    let sites: HashMap<u64, Arc<Site>> = (1..=5).map(|v| (v, Arc::new(Site::empty("cart", v)))).collect();
+    // Live v3 split 90/10 with v4, v1 retained; v2 and v5 held for other hosts (a preview, a
+    // private version never released).
+    let state = AppState {
+        channels: [(LIVE.to_owned(), 3)].into(),
+        split: [(3, 90), (4, 10)].iter().map(|&(version, weight)| SplitShare { version, weight }).collect(),
+        recent: [(LIVE.to_owned(), vec![Retained { version: 1, until: u64::MAX - 1 }])].into(),
+        ..AppState::default()
+    };
+    let host = |site: u64, channel: Option<Channel>| Host {
+        site: sites[&site].clone(),
+        noindex: false,
+        https_redirect: false,
+        hsts: None,
+        access: None,
+        channel: channel.map(Arc::new),
+    };
+    let live = host(3, Some(Channel::build(LIVE, &state, &sites, 0)));
+    let on = |host: &Host, cookie: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        attributed(host, &headers).version
+    };
+    for (cookie, want) in [
+        ("sy_v=cart.v1", 1),
+        ("a=b; sy_v=cart.v4", 4),
+        ("sy_v=cart.v3", 3),
+        ("sy_v=cart.v2", 3),
+        ("sy_v=cart.v5", 3),
+        ("sy_v=cart.v99", 3),
+        ("sy_v=shop.v4", 3),
+        ("sy_v=cart.4", 3),
+        ("sy_id=1", 3),
+    ] {
+        assert_eq!(on(&live, cookie), want, "{cookie}");
+    }
+    // A version host counts on its own version, whatever the cookie names.
+    let version_host = host(5, None);
+    assert_eq!(on(&version_host, "sy_v=cart.v3"), 5);
+}

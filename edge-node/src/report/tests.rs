@@ -38,10 +38,10 @@ fn take_swaps_counts_to_zero_and_forgets_versions_no_routes_hold() {
     let metrics = Metrics::new();
     let held = metrics.version("cart", 1);
     let gone = metrics.version("cart", 2);
-    held.conversion(Some((*b"EUR", 4990))).unwrap();
-    held.conversion(Some((*b"EUR", 10))).unwrap();
-    held.conversion(None).unwrap();
-    gone.conversion(Some((*b"USD", 100))).unwrap();
+    assert!(held.conversion(Some((*b"EUR", 4990))));
+    assert!(held.conversion(Some((*b"EUR", 10))));
+    assert!(held.conversion(None));
+    assert!(gone.conversion(Some((*b"USD", 100))));
     drop(gone); // the routes that served v2 are gone
     let d = metrics.take(3600);
     let v1 = d.get("cart", 1, 3600).unwrap();
