@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchyard_model::Name;
 use switchyard_model::fleet::EdgeState;
-use switchyard_model::stats::{HOUR, MAX_ENTRIES, Sketch, StatsReport, is_currency};
+use switchyard_model::stats::{HOUR, MAX_ENTRIES, SUM_CAP, Sketch, StatsReport, is_currency};
 
 use super::extract::{Auth, JsonBody, QueryArgs};
 use super::{Api, ApiError};
@@ -39,9 +39,14 @@ pub(crate) fn validate(report: &StatsReport, now: u64) -> Result<(), String> {
         if e.hour % HOUR != 0 || e.hour > now + HOUR {
             return Err(at(format!("hour {} is not the start of a past UTC hour", e.hour)));
         }
+        if e.page_views > SUM_CAP as u64 || e.conversions > SUM_CAP as u64 {
+            return Err(at(format!("counts are at most {SUM_CAP}")));
+        }
         for (currency, minor) in &e.revenue {
-            if !is_currency(currency) || *minor < 0 {
-                return Err(at(format!("revenue {currency:?} {minor}: three capital letters, hundredths ≥ 0")));
+            if !is_currency(currency) || !(0..=SUM_CAP).contains(minor) {
+                return Err(at(format!(
+                    "revenue {currency:?} {minor}: three capital letters, hundredths from 0 to {SUM_CAP}"
+                )));
             }
         }
         if let Some(hex) = &e.visitors {

@@ -29,6 +29,9 @@ fn bad_reports_name_the_entry_and_the_problem() {
         (StatsEntry { hour: now + 2 * 3600, ..ok() }, "not the start of a past UTC hour"),
         (StatsEntry { revenue: [("eur".to_owned(), 1)].into(), ..ok() }, "revenue \"eur\""),
         (StatsEntry { revenue: [("EUR".to_owned(), -1)].into(), ..ok() }, "revenue \"EUR\" -1"),
+        (StatsEntry { revenue: [("EUR".to_owned(), i64::MAX)].into(), ..ok() }, "hundredths from 0 to"),
+        (StatsEntry { page_views: u64::MAX, ..ok() }, "counts are at most"),
+        (StatsEntry { conversions: SUM_CAP as u64 + 1, ..ok() }, "counts are at most"),
         (StatsEntry { visitors: Some("00".into()), ..ok() }, "visitor sketch is 2048 bytes"),
     ];
     for (entry, want) in cases {
@@ -37,6 +40,11 @@ fn bad_reports_name_the_entry_and_the_problem() {
     }
     let e = validate(&StatsReport { edge: String::new(), ..report(ok()) }, now).unwrap_err();
     assert!(e.contains("edge"), "{e}");
+    let small = StatsEntry { visitors: None, ..ok() };
+    let full = StatsReport { entries: vec![small.clone(); MAX_ENTRIES], ..report(ok()) };
+    assert_eq!(validate(&full, now), Ok(()));
+    let over = StatsReport { entries: vec![small; MAX_ENTRIES + 1], ..report(ok()) };
+    assert!(validate(&over, now).unwrap_err().contains("at most 10000 entries"));
 }
 
 /// A tenant token posting to the edge route gets its 403 before a byte of the (up to 64 MiB)
