@@ -26,6 +26,11 @@ fn conversions_are_accepted_in_every_content_type_sendbeacon_uses() {
         parse(None, br#"{"type":"conversion","value":0,"currency":"JPY"}"#),
         Ok(Conversion { revenue: Some((*b"JPY", 0)) })
     );
+    assert_eq!(
+        parse(None, br#"{"type":"conversion","value":10000000,"currency":"EUR"}"#),
+        Ok(Conversion { revenue: Some((*b"EUR", 1_000_000_000)) }),
+        "the largest value"
+    );
 }
 
 #[test]
@@ -40,6 +45,7 @@ fn every_bad_event_is_a_4xx_naming_the_problem() {
         (r#"{"type": 5}"#, "invalid type"),
         (r#"{"type": "conversion", "value": -1, "currency": "EUR"}"#, "value -1 is out of range"),
         (r#"{"type": "conversion", "value": 1e10, "currency": "EUR"}"#, "out of range"),
+        (r#"{"type": "conversion", "value": 10000000.01, "currency": "EUR"}"#, "a number from 0 to 10000000"),
         (r#"{"type": "conversion", "value": 1e400, "currency": "EUR"}"#, "bad event JSON"),
         (r#"{"type": "conversion", "value": NaN, "currency": "EUR"}"#, "bad event JSON"),
         (r#"{"type": "conversion", "value": "49.90", "currency": "EUR"}"#, "invalid type: string"),
