@@ -165,9 +165,8 @@ impl Store {
             }
         }
         // Summed here, saturating: SQLite's `SUM` fails on an integer overflow.
-        let mut stmt = self
-            .conn
-            .prepare("SELECT version, currency, minor FROM stats_revenue WHERE app_id = ?1 AND hour >= ?2")?;
+        let mut stmt =
+            self.conn.prepare("SELECT version, currency, minor FROM stats_revenue WHERE app_id = ?1 AND hour >= ?2")?;
         let rows = stmt.query_map(params![app.id, from_hour], |r| {
             Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
         })?;

@@ -76,7 +76,8 @@ async fn a_report_body_is_read_only_for_edge_tokens() {
     let blobs = switchyard_blob::LocalBlobStore::open(dir.path()).unwrap();
     let r = router(Api::new(store, Arc::new(blobs), publisher, config, tokio_util::sync::CancellationToken::new()));
 
-    for (token, want, code) in [(TENANT, StatusCode::FORBIDDEN, "forbidden"), (ADMIN, StatusCode::BAD_REQUEST, "invalid_json")]
+    for (token, want, code) in
+        [(TENANT, StatusCode::FORBIDDEN, "forbidden"), (ADMIN, StatusCode::BAD_REQUEST, "invalid_json")]
     {
         let read = Arc::new(AtomicBool::new(false));
         let flag = read.clone();
