@@ -146,8 +146,8 @@ fn a_channel_serves_its_split_and_retained_versions_only() {
     // v1..v5 held: live v3 split with v4, v1 retained, v2 retained but expired at build, v5
     // deployed and never served by this channel.
     let sites = sites(5);
-    let state = state(3, &[(3, 90), (4, 10)], &[(1, 2_000), (2, 1_500)]);
-    let channel = Channel::build(LIVE, &state, &sites, 1_600);
+    let split = state(3, &[(3, 90), (4, 10)], &[(1, 2_000), (2, 1_500)]);
+    let channel = Channel::build(LIVE, &split, &sites, 1_600);
     let served: Vec<u64> = (0..=6).filter(|&v| channel.serves(v).is_some()).collect();
     assert_eq!(served, [1, 3, 4]);
     assert_eq!(channel.serves(4).unwrap().tag.version, 4);
