@@ -15,8 +15,10 @@
 //!   `429` with `retry-after`. The peer address is the client: a proxy in front of the edge
 //!   would share one budget (headers such as `X-Forwarded-For` are not trusted).
 //! - Attribution: the version named by the visitor's `sy_v` cookie when it names this host's
-//!   app and a version this edge holds; otherwise the version the host serves now. Counting is
-//!   atomic adds on that version's counters (`metrics`).
+//!   app and a version this host serves (the split or retained versions of its channel, see
+//!   `tagging::Channel::serves`); otherwise the version the host serves now. A version the edge
+//!   holds for another host (a private preview, a version never released) is never counted on
+//!   through a public host. Counting is atomic adds on that version's counters (`metrics`).
 
 mod limit;
 
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -35,9 +37,9 @@ use switchyard_model::tagging::{VERSION_COOKIE, cookie, parse_version_tag};
 
 pub(crate) use limit::{MAX_CLIENTS, RateLimiter};
 
-use crate::metrics::Outcome;
+use crate::metrics::{Outcome, VersionStats};
 use crate::serve::Body;
-use crate::sites::Routes;
+use crate::sites::{Host, Routes};
 
 /// The path events are posted to, on every host the edge serves.
 pub const PATH: &str = "/__switchyard/events";
@@ -136,6 +138,24 @@ fn too_large() -> Rejection {
     Rejection { status: StatusCode::PAYLOAD_TOO_LARGE, message: format!("an event is at most {MAX_BODY} bytes") }
 }
 
+/// The counters an event on `host` counts on: those of the version the visitor's `sy_v`
+/// cookie names when this host serves it (its channel's split or retained versions), else
+/// those of the host's current version. The cookie is the client's to write: a version the
+/// edge holds but this host does not serve (another channel's, a private one's) is never
+/// named this way.
+pub(crate) fn attributed<'a>(host: &'a Host, headers: &HeaderMap) -> &'a Arc<VersionStats> {
+    let current = &host.site;
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|h| cookie(h, VERSION_COOKIE))
+        .and_then(parse_version_tag)
+        .filter(|(app, _)| *app == &*current.tag.app)
+        .and_then(|(_, version)| host.channel.as_ref()?.serves(version))
+        .map_or(&current.stats, |site| &site.stats)
+}
+
 /// Answers one request for [`PATH`]: host → app, rate limit, read and check the body, count.
 pub(crate) async fn handle(
     routes: Arc<Routes>,
@@ -152,30 +172,19 @@ pub(crate) async fn handle(
     if let Some(refused) = crate::access::check(host, &req, secure) {
         return refused;
     }
-    let current = host.site.stats.clone();
     if req.method() != Method::POST {
         let mut res = answer(StatusCode::METHOD_NOT_ALLOWED, "events are sent with POST\n".into());
         res.headers_mut().insert(header::ALLOW, ALLOW_POST.clone());
         return res;
     }
     if let Err(wait) = limiter.check(peer, Instant::now()) {
-        current.event(Outcome::RateLimited);
+        host.site.stats.event(Outcome::RateLimited);
         tracing::debug!(client.addr = %peer, "event rate limited");
         let mut res = answer(StatusCode::TOO_MANY_REQUESTS, "too many events from this client: retry later\n".into());
         res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
         return res;
     }
-    // The version the visitor's page came from, if this edge holds it.
-    let stats = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .find_map(|h| cookie(h, VERSION_COOKIE))
-        .and_then(parse_version_tag)
-        .filter(|(app, _)| *app == current.app)
-        .and_then(|(app, version)| routes.version_stats(app, version))
-        .unwrap_or(current);
+    let stats = attributed(host, req.headers()).clone();
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         stats.event(Outcome::TooLarge);
@@ -200,18 +209,17 @@ pub(crate) async fn handle(
         }
     };
     match parse(content_type.as_ref(), &body) {
-        Ok(conversion) => match stats.conversion(conversion.revenue) {
-            Ok(()) => {
-                let mut res = Response::new(Body::Empty);
-                *res.status_mut() = StatusCode::NO_CONTENT;
-                res.headers_mut().insert(header::CACHE_CONTROL, NO_STORE.clone());
-                res
+        Ok(conversion) => {
+            // Always counted; only the revenue may be dropped (the version's currency table
+            // is full for this report window), which `revenue_dropped` in `/metrics` shows.
+            if !stats.conversion(conversion.revenue) {
+                tracing::debug!(client.addr = %peer, "conversion counted without its revenue: currency table full");
             }
-            Err(()) => {
-                stats.event(Outcome::Invalid);
-                reject(Rejection::bad("this version already counts revenue in 16 currencies"))
-            }
-        },
+            let mut res = Response::new(Body::Empty);
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            res.headers_mut().insert(header::CACHE_CONTROL, NO_STORE.clone());
+            res
+        }
         Err(rejection) => {
             stats.event(if rejection.status == StatusCode::PAYLOAD_TOO_LARGE {
                 Outcome::TooLarge

@@ -131,8 +131,12 @@ impl Bound {
     /// Serves and follows the control plane until `shutdown` resolves, then drains.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        // The reporter stops only once both accept loops have returned (every connection
+        // drained), so what requests finished during the drain counted goes in its last report.
+        let stop_report = CancellationToken::new();
         let client = self.syncer.client();
-        let report = tokio::spawn(report::run(self.config.clone(), client.clone(), self.metrics.clone(), stop.clone()));
+        let report =
+            tokio::spawn(report::run(self.config.clone(), client.clone(), self.metrics.clone(), stop_report.clone()));
         if let Some(admin) = self.admin {
             tokio::spawn(admin::serve(admin, self.routes.clone(), self.metrics.clone(), stop.clone()));
         }
@@ -161,8 +165,10 @@ impl Bound {
         if let Some(https) = https {
             let _ = https.await;
         }
+        // Both accept loops have returned: nothing counts any more, and the last counts go to
+        // the control plane before the process ends.
+        stop_report.cancel();
         let _ = sync.await;
-        // The last counts go to the control plane before the process ends.
         let _ = report.await;
         Ok(())
     }

@@ -6,6 +6,12 @@
 //! - Counting never blocks a request: every count is a relaxed atomic add (or `fetch_max` for
 //!   a visitor-sketch register) on a [`VersionStats`] that the request reaches through its
 //!   `Site` (prebuilt at `Routes::build`): no lock, no allocation, no label hashing per request.
+//!   Only conversion events (a rate-limited slow path, not requests) take a lock: the
+//!   version's small revenue table.
+//! - A conversion is always counted. Revenue is counted in at most [`CURRENCY_SLOTS`]
+//!   currencies per version per report: past that, the event's revenue (only) is dropped and
+//!   the event counted as `revenue_dropped`. Each report takes and empties the table, so
+//!   currencies claimed by junk events block nothing beyond one report window.
 //! - A version's counters outlive routing-table swaps: [`Metrics`] hands the same
 //!   `Arc<VersionStats>` to every build that holds the version, and forgets it only once no
 //!   routes hold it and its deltas were taken for a report.
@@ -43,7 +49,7 @@ const LATENCY_BOUNDS_NS: [u64; 12] = [
     100_000_000,
     1_000_000_000,
 ];
-/// Distinct currencies one version may count revenue in (per process).
+/// Distinct currencies one version may count revenue in between two reports.
 pub(crate) const CURRENCY_SLOTS: usize = 16;
 
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -53,13 +59,17 @@ const CACHE: [&str; 3] = ["hit", "miss", "none"];
 /// What became of one `POST /__switchyard/events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
+    /// Counted, with its revenue if it had any.
     Accepted = 0,
     Invalid = 1,
     TooLarge = 2,
     RateLimited = 3,
+    /// Counted as a conversion, but its revenue was not: the version already counts
+    /// [`CURRENCY_SLOTS`] other currencies in this report window.
+    RevenueDropped = 4,
 }
 
-const OUTCOMES: [&str; 4] = ["accepted", "invalid", "too_large", "rate_limited"];
+const OUTCOMES: [&str; 5] = ["accepted", "invalid", "too_large", "rate_limited", "revenue_dropped"];
 
 /// Every version's counters, by (app, version), kept across routing-table swaps.
 #[derive(Default)]
@@ -77,20 +87,14 @@ pub struct VersionStats {
     bytes: AtomicU64,
     latency: [AtomicU64; LATENCY_BOUNDS_NS.len() + 1],
     latency_sum_ns: AtomicU64,
-    events: [AtomicU64; 4],
+    events: [AtomicU64; OUTCOMES.len()],
     // Taken by each report:
     page_views: AtomicU64,
     conversions: AtomicU64,
-    revenue: [CurrencySlot; CURRENCY_SLOTS],
+    /// Currency → revenue in hundredths since the last report, at most [`CURRENCY_SLOTS`]
+    /// currencies. Events only: never locked by a request.
+    revenue: Mutex<Vec<([u8; 3], i64)>>,
     visitors: Box<[AtomicU8]>,
-}
-
-/// A currency (three ASCII letters packed in a `u32`, 0 while unclaimed) and its revenue in
-/// hundredths.
-#[derive(Default)]
-struct CurrencySlot {
-    code: std::sync::atomic::AtomicU32,
-    minor: std::sync::atomic::AtomicI64,
 }
 
 impl Metrics {
@@ -186,7 +190,8 @@ impl Metrics {
             let _ = writeln!(out, "switchyard_edge_request_duration_seconds_count{{{}}} {cumulative}", v.labels);
         }
         out.push_str(
-            "# HELP switchyard_edge_events_total POST /__switchyard/events by the version it was attributed to and outcome.\n",
+            "# HELP switchyard_edge_events_total POST /__switchyard/events by the version it was attributed to and outcome \
+             (revenue_dropped: counted as a conversion, its revenue not: too many currencies).\n",
         );
         out.push_str("# TYPE switchyard_edge_events_total counter\n");
         for v in &all {
@@ -215,7 +220,7 @@ impl VersionStats {
             events: Default::default(),
             page_views: AtomicU64::new(0),
             conversions: AtomicU64::new(0),
-            revenue: Default::default(),
+            revenue: Mutex::new(Vec::new()),
             visitors: (0..switchyard_model::stats::REGISTERS).map(|_| AtomicU8::new(0)).collect(),
         }
     }
@@ -224,25 +229,29 @@ impl VersionStats {
         self.events[outcome as usize].fetch_add(1, Relaxed);
     }
 
-    /// Counts one accepted conversion worth `minor` hundredths of `currency` (if any).
-    /// `Err` when this version already counts [`CURRENCY_SLOTS`] other currencies.
-    pub(crate) fn conversion(&self, revenue: Option<([u8; 3], i64)>) -> Result<(), ()> {
-        if let Some((currency, minor)) = revenue {
-            let code = u32::from_le_bytes([currency[0], currency[1], currency[2], 0]);
-            let Some(slot) = self.currency_slot(code) else { return Err(()) };
-            slot.minor.fetch_add(minor, Relaxed);
-        }
+    /// Counts one accepted conversion, always, and its revenue of `minor` hundredths of
+    /// `currency` (if any) unless this version already counts [`CURRENCY_SLOTS`] other
+    /// currencies since the last report: then the revenue alone is dropped, the event counted
+    /// as [`Outcome::RevenueDropped`], and `false` returned.
+    pub(crate) fn conversion(&self, revenue: Option<([u8; 3], i64)>) -> bool {
         self.conversions.fetch_add(1, Relaxed);
-        self.event(Outcome::Accepted);
-        Ok(())
-    }
-
-    /// The slot counting `code`: the one that holds it, else the first free one, claimed.
-    fn currency_slot(&self, code: u32) -> Option<&CurrencySlot> {
-        self.revenue.iter().find(|s| match s.code.compare_exchange(0, code, Relaxed, Relaxed) {
-            Ok(_) => true,
-            Err(held) => held == code,
-        })
+        let counted = match revenue {
+            None => true,
+            Some((currency, minor)) => {
+                let mut table = self.revenue.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, sum)) = table.iter_mut().find(|(c, _)| *c == currency) {
+                    *sum = sum.saturating_add(minor);
+                    true
+                } else if table.len() < CURRENCY_SLOTS {
+                    table.push((currency, minor));
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        self.event(if counted { Outcome::Accepted } else { Outcome::RevenueDropped });
+        counted
     }
 
     /// Swaps the report counters to zero and returns what they held.
@@ -255,18 +264,13 @@ impl VersionStats {
             let rank = r.swap(0, Relaxed);
             sketch.get_or_insert_with(Sketch::default).offer(i, rank);
         }
-        let mut revenue = std::collections::BTreeMap::new();
-        for slot in &self.revenue {
-            let code = slot.code.load(Relaxed);
-            if code == 0 {
-                continue;
-            }
-            let minor = slot.minor.swap(0, Relaxed);
-            if minor != 0 {
-                let b = code.to_le_bytes();
-                revenue.insert(String::from_utf8_lossy(&b[..3]).into_owned(), minor);
-            }
-        }
+        // The table is emptied: its slots serve the next report window afresh.
+        let table = std::mem::take(&mut *self.revenue.lock().unwrap_or_else(|p| p.into_inner()));
+        let revenue = table
+            .into_iter()
+            .filter(|&(_, minor)| minor != 0)
+            .map(|(currency, minor)| (String::from_utf8_lossy(&currency).into_owned(), minor))
+            .collect();
         Delta {
             page_views: self.page_views.swap(0, Relaxed),
             conversions: self.conversions.swap(0, Relaxed),

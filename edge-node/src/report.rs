@@ -1,6 +1,7 @@
 //! Reporting per-version counts to the control plane: every [`EVERY`] (and at each UTC hour
 //! boundary, so a report never spans two hours) the counters are taken into deltas and sent as
-//! `POST /v1/edge/stats`; at shutdown, once more.
+//! `POST /v1/edge/stats`; at shutdown, once more. A report carries at most [`MAX_ENTRIES`]
+//! entries (what the control plane accepts); more go as the next reports, right after.
 //!
 //! Architecture Invariant: no count is lost or counted twice. A report, once formed, is resent
 //! unchanged (same `edge`, `seq`) until the control plane acknowledges it, and the control
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use switchyard_model::stats::{Deltas, HOUR, StatsReport};
+use switchyard_model::stats::{Deltas, HOUR, MAX_ENTRIES, StatsReport};
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
@@ -40,12 +41,13 @@ impl Outbox {
         self.gathered.merge(deltas);
     }
 
-    /// The report to send: the unacknowledged one as it was, else a new one of everything
-    /// gathered. `None` when there is nothing to report.
+    /// The report to send: the unacknowledged one as it was, else a new one of what was
+    /// gathered, at most [`MAX_ENTRIES`] entries (the control plane refuses more; the rest
+    /// stays gathered for the next report). `None` when there is nothing to report.
     pub(crate) fn next(&mut self) -> Option<&StatsReport> {
         if self.in_flight.is_none() && !self.gathered.is_empty() {
             self.seq += 1;
-            let entries = std::mem::take(&mut self.gathered).entries();
+            let entries = self.gathered.take_entries(MAX_ENTRIES);
             self.in_flight = Some(StatsReport { edge: self.edge.clone(), seq: self.seq, entries });
         }
         self.in_flight.as_ref()
@@ -98,21 +100,35 @@ pub(crate) async fn run(config: Config, client: reqwest::Client, metrics: Arc<Me
     }
 }
 
-async fn send(client: &reqwest::Client, url: &str, token: &str, outbox: &mut Outbox, timeout: Duration) {
-    let Some(report) = outbox.next() else { return };
-    let seq = report.seq;
-    match client.post(url).bearer_auth(token).json(report).timeout(timeout).send().await {
-        Ok(r) if r.status().is_success() => {
-            tracing::debug!(seq, "counts reported");
-            outbox.acknowledged();
+/// Sends reports until none is left, one is not accepted, or `within` has passed (more than
+/// [`MAX_ENTRIES`] entries gathered go as several reports, one after the other).
+async fn send(client: &reqwest::Client, url: &str, token: &str, outbox: &mut Outbox, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Some(report) = outbox.next() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return;
         }
-        Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST => {
-            // Resending the same report would be refused forever.
-            tracing::warn!(seq, status = 400, "the control plane refused a stats report; dropping it");
-            outbox.acknowledged();
+        let seq = report.seq;
+        match client.post(url).bearer_auth(token).json(report).timeout(left).send().await {
+            Ok(r) if r.status().is_success() => {
+                tracing::debug!(seq, "counts reported");
+                outbox.acknowledged();
+            }
+            Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST => {
+                // Resending the same report would be refused forever.
+                tracing::warn!(seq, status = 400, "the control plane refused a stats report; dropping it");
+                outbox.acknowledged();
+            }
+            Ok(r) => {
+                tracing::warn!(seq, status = r.status().as_u16(), "stats report not accepted; will resend");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, seq, "stats report not delivered; will resend");
+                return;
+            }
         }
-        Ok(r) => tracing::warn!(seq, status = r.status().as_u16(), "stats report not accepted; will resend"),
-        Err(error) => tracing::debug!(%error, seq, "stats report not delivered; will resend"),
     }
 }
 

@@ -73,8 +73,6 @@ pub struct Routes {
     pub https_port: Option<u16>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: Map<Digest, Arc<BlobBody>>,
-    /// App → version → its counters, for events attributed by the `sy_v` cookie.
-    version_stats: Map<String, Map<u64, Arc<VersionStats>>>,
 }
 
 /// What a host name serves.
@@ -170,7 +168,6 @@ impl Routes {
                 })?;
                 let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(vref.created);
                 let stats = metrics.version(app, version);
-                routes.version_stats.entry(app.clone()).or_default().insert(version, stats.clone());
                 let site = Arc::new(routes.site(app, version, modified, &manifest, cache, memory, previous, stats)?);
                 let selector = Selector::Version(version);
                 let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
@@ -379,11 +376,6 @@ impl Routes {
             }
             switchyard_model::domain::parent_of(host).and_then(|parent| self.wildcards.get(parent))
         })
-    }
-
-    /// The counters of `app` `version`, if these routes hold that version.
-    pub fn version_stats(&self, app: &str, version: u64) -> Option<Arc<VersionStats>> {
-        self.version_stats.get(app)?.get(&version).cloned()
     }
 
     pub fn host_count(&self) -> usize {

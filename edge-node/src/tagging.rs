@@ -131,6 +131,14 @@ impl Channel {
     fn pin(&self, version: u64) -> Option<&Pin> {
         self.pins.iter().find(|p| p.version == version)
     }
+
+    /// The site of `version` when this channel may serve it besides its current version: a
+    /// version of the split in force, or one it retains (whatever its `until`: a conversion
+    /// comes after the page, within `sy_v`'s lifetime). `None` for any other version, even one
+    /// the edge holds (another channel's, or one only a private version host serves).
+    pub fn serves(&self, version: u64) -> Option<&Arc<Site>> {
+        self.pin(version).map(|p| &p.site)
+    }
 }
 
 /// The two cookies the edge reads, borrowed from the request.

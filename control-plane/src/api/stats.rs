@@ -5,20 +5,18 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchyard_model::Name;
 use switchyard_model::fleet::EdgeState;
-use switchyard_model::stats::{HOUR, Sketch, StatsReport, is_currency};
+use switchyard_model::stats::{HOUR, MAX_ENTRIES, SUM_CAP, Sketch, StatsReport, is_currency};
 
 use super::extract::{Auth, JsonBody, QueryArgs};
 use super::{Api, ApiError};
 use crate::store::Applied;
 
-/// Entries one report may carry.
-const MAX_ENTRIES: usize = 10_000;
 /// The longest period `stats` reads back.
 const MAX_SINCE: u64 = 400 * 24 * 3600;
 /// The default period: a week.
@@ -41,9 +39,14 @@ pub(crate) fn validate(report: &StatsReport, now: u64) -> Result<(), String> {
         if e.hour % HOUR != 0 || e.hour > now + HOUR {
             return Err(at(format!("hour {} is not the start of a past UTC hour", e.hour)));
         }
+        if e.page_views > SUM_CAP as u64 || e.conversions > SUM_CAP as u64 {
+            return Err(at(format!("counts are at most {SUM_CAP}")));
+        }
         for (currency, minor) in &e.revenue {
-            if !is_currency(currency) || *minor < 0 {
-                return Err(at(format!("revenue {currency:?} {minor}: three capital letters, hundredths ≥ 0")));
+            if !is_currency(currency) || !(0..=SUM_CAP).contains(minor) {
+                return Err(at(format!(
+                    "revenue {currency:?} {minor}: three capital letters, hundredths from 0 to {SUM_CAP}"
+                )));
             }
         }
         if let Some(hex) = &e.visitors {
@@ -57,12 +60,11 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-pub(super) async fn report(
-    State(api): State<Api>,
-    auth: Auth,
-    JsonBody(report): JsonBody<StatsReport>,
-) -> Result<Response, ApiError> {
+/// The body (up to 64 MiB) is read only once the token is known to be an edge's (or the
+/// operator's): a tenant token gets its 403 without it.
+pub(super) async fn report(State(api): State<Api>, auth: Auth, request: Request) -> Result<Response, ApiError> {
     auth.edge()?;
+    let JsonBody(report) = JsonBody::<StatsReport>::from_request(request, &api).await?;
     validate(&report, unix_now()).map_err(|m| ApiError::bad_request("invalid_stats", m))?;
     let (edge, seq) = (report.edge.clone(), report.seq);
     let applied = api.db(move |s| s.apply_stats(&report)).await?;

@@ -5,7 +5,11 @@
 //! - A report is applied at most once: `(edge, seq)` is checked and recorded in the same
 //!   transaction as the counts, so a report resent after a lost answer adds nothing.
 //! - Counts only add; visitor sketches merge by register max (the union of visitors);
-//!   revenue is integer hundredths per currency, never a float.
+//!   revenue is integer hundredths per currency, never a float: every sum (per hour in SQL,
+//!   over hours in Rust) saturates at [`SUM_CAP`], so no integer overflow can make SQLite
+//!   store a float or fail a `SUM`.
+//! - Unique visitors are reported as at most the page views: the visitor hash is public, so
+//!   crafted `sy_id` cookies could raise the sketch's estimate without bound.
 //! - Counts for apps or versions that do not exist (deleted, or a stale edge) are dropped.
 //! - Statistics never change what edges see: no revision bump.
 
@@ -15,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use switchyard_model::LIVE;
 use switchyard_model::stats::{
-    AppStats, HOUR, LivePeriod, Sketch, StatsReport, VISITORS_METHOD, VersionStats, format_minor_units,
+    AppStats, HOUR, LivePeriod, SUM_CAP, Sketch, StatsReport, VISITORS_METHOD, VersionStats, format_minor_units,
 };
 
 use super::{App, Result, Store};
@@ -104,20 +108,24 @@ impl Store {
                 }
             }
             let blob = visitors.as_ref().map(|v| v.registers().to_vec());
+            // Sums saturate at SUM_CAP: an integer `+` that overflows in SQLite gives a float,
+            // and `MIN` of that and the cap is the (integer) cap. Counts arrive checked to be
+            // at most the cap too (`api::stats::validate`).
             tx.execute(
                 "INSERT INTO stats (app_id, version, hour, page_views, conversions, visitors)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (app_id, version, hour) DO UPDATE SET
-                   page_views = page_views + excluded.page_views,
-                   conversions = conversions + excluded.conversions,
+                   page_views = MIN(page_views + excluded.page_views, ?7),
+                   conversions = MIN(conversions + excluded.conversions, ?7),
                    visitors = excluded.visitors",
-                params![app_id, e.version, e.hour, e.page_views, e.conversions, blob],
+                params![app_id, e.version, e.hour, e.page_views, e.conversions, blob, SUM_CAP],
             )?;
             for (currency, minor) in &e.revenue {
                 tx.execute(
                     "INSERT INTO stats_revenue (app_id, version, hour, currency, minor) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (app_id, version, hour, currency) DO UPDATE SET minor = minor + excluded.minor",
-                    params![app_id, e.version, e.hour, currency, minor],
+                     ON CONFLICT (app_id, version, hour, currency) DO UPDATE SET
+                       minor = MIN(minor + excluded.minor, ?6)",
+                    params![app_id, e.version, e.hour, currency, minor, SUM_CAP],
                 )?;
             }
             counted += 1;
@@ -147,8 +155,8 @@ impl Store {
         for row in rows {
             let (version, page_views, conversions, blob) = row?;
             let acc = per.entry(version).or_default();
-            acc.page_views += page_views;
-            acc.conversions += conversions;
+            acc.page_views = acc.page_views.saturating_add(page_views);
+            acc.conversions = acc.conversions.saturating_add(conversions);
             if let Some(sketch) = blob.and_then(|b| Sketch::from_registers(&b).ok()) {
                 match &mut acc.visitors {
                     Some(v) => v.merge(&sketch),
@@ -156,16 +164,16 @@ impl Store {
                 }
             }
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT version, currency, SUM(minor) FROM stats_revenue WHERE app_id = ?1 AND hour >= ?2
-             GROUP BY version, currency",
-        )?;
+        // Summed here, saturating: SQLite's `SUM` fails on an integer overflow.
+        let mut stmt =
+            self.conn.prepare("SELECT version, currency, minor FROM stats_revenue WHERE app_id = ?1 AND hour >= ?2")?;
         let rows = stmt.query_map(params![app.id, from_hour], |r| {
             Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
         })?;
         for row in rows {
             let (version, currency, minor) = row?;
-            per.entry(version).or_default().revenue.insert(currency, minor);
+            let sum = per.entry(version).or_default().revenue.entry(currency).or_default();
+            *sum = sum.saturating_add(minor).min(SUM_CAP);
         }
         let live = self.live_periods(app, since)?;
         for version in live.keys() {
@@ -175,7 +183,8 @@ impl Store {
             .into_iter()
             .rev()
             .map(|(number, acc)| {
-                let unique_visitors = acc.visitors.as_ref().map_or(0, Sketch::estimate);
+                // Never more visitors than page views: crafted ids can inflate the estimate.
+                let unique_visitors = acc.visitors.as_ref().map_or(0, Sketch::estimate).min(acc.page_views);
                 VersionStats {
                     version: switchyard_model::version_label(number),
                     number,

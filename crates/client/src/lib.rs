@@ -274,13 +274,13 @@ pub struct DomainOptions {
 }
 
 impl Client {
-    /// The fleet as the control plane sees it (operator).
     /// `app`'s figures per version over the last `since` (whole UTC hours).
     pub async fn stats(&self, app: &str, since: Duration) -> Result<AppStats, Error> {
         let url = self.url(&format!("apps/{app}/stats"));
         self.send(self.http.get(&url).query(&[("since", since.as_secs().to_string())]), url).await
     }
 
+    /// The fleet as the control plane sees it (operator).
     pub async fn edges(&self) -> Result<Fleet, Error> {
         self.get("edges").await
     }

@@ -8,7 +8,9 @@
 //!   never to a double count. The visitor hash is fixed (no seed): every edge must hash a
 //!   visitor to the same register.
 //! - Revenue is fixed-point: integer hundredths of the currency unit (`49.90 EUR` → 4990),
-//!   summed as `i64`; never a float sum.
+//!   summed as `i64`; never a float sum. One event carries at most [`MAX_EVENT_VALUE`]; sums
+//!   (and counts) saturate at [`SUM_CAP`] rather than overflow (SQLite would turn an
+//!   overflowing integer sum into a float).
 //! - A report entry is a delta for one (app, version, UTC hour): counts since the previous
 //!   report. The control plane adds counts and merges sketches; `(edge, seq)` makes a resent
 //!   report idempotent.
@@ -163,14 +165,25 @@ pub fn to_minor_units(value: f64) -> Option<i64> {
     Some((value * 100.0).round() as i64)
 }
 
-/// The largest value one conversion may carry (a sanity cap, not a business rule).
-pub const MAX_EVENT_VALUE: f64 = 1_000_000_000.0;
+/// The largest value one conversion may carry, in currency units (a sanity cap, not a
+/// business rule): 10⁷, so 10⁹ hundredths; an `i64` sum of them needs billions of events to
+/// come near its limit.
+pub const MAX_EVENT_VALUE: f64 = 10_000_000.0;
+
+/// Where stored sums and counts stop growing: 9·10¹⁸, below `i64::MAX` (SQLite's largest
+/// integer), so a sum saturates here instead of overflowing.
+pub const SUM_CAP: i64 = 9_000_000_000_000_000_000;
 
 /// Whether `s` is a currency code as events carry it: three ASCII capital letters (ISO 4217
 /// shape; the list of codes is not checked).
 pub fn is_currency(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
+
+/// Entries one report may carry: the control plane refuses a longer report (400), so the edge
+/// never forms one (what is left waits for the next report). At about 4 KiB an entry with a
+/// visitor sketch, a full report stays under the control plane's 64 MiB body limit.
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// `POST /v1/edge/stats`: counts since the edge's previous accepted report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,11 +240,13 @@ impl Delta {
             && self.visitors.as_ref().is_none_or(Sketch::is_empty)
     }
 
+    /// Adds `other` (saturating: a sum never wraps).
     pub fn merge(&mut self, other: Delta) {
-        self.page_views += other.page_views;
-        self.conversions += other.conversions;
+        self.page_views = self.page_views.saturating_add(other.page_views);
+        self.conversions = self.conversions.saturating_add(other.conversions);
         for (currency, minor) in other.revenue {
-            *self.revenue.entry(currency).or_default() += minor;
+            let sum = self.revenue.entry(currency).or_default();
+            *sum = sum.saturating_add(minor);
         }
         match (&mut self.visitors, other.visitors) {
             (Some(a), Some(b)) => a.merge(&b),
@@ -265,6 +280,17 @@ impl Deltas {
 
     pub fn get(&self, app: &str, version: u64, hour: u64) -> Option<&Delta> {
         self.entries.get(&(app.to_owned(), version, hour))
+    }
+
+    /// Removes the first `max` keys' deltas (all of them when there are no more) and returns
+    /// them as report entries; the rest stay.
+    pub fn take_entries(&mut self, max: usize) -> Vec<StatsEntry> {
+        let rest = match self.entries.keys().nth(max).cloned() {
+            Some(first_left) => self.entries.split_off(&first_left),
+            None => BTreeMap::new(),
+        };
+        let taken = Deltas { entries: std::mem::replace(&mut self.entries, rest) };
+        taken.entries()
     }
 
     /// The report entries, sketches as hex.
@@ -305,7 +331,8 @@ pub struct VersionStats {
     pub number: u64,
     /// HTML page responses (200 and 304 to GET).
     pub page_views: u64,
-    /// Approximate distinct `sy_id` cookies among page views.
+    /// Approximate distinct `sy_id` cookies among page views; never more than `page_views`
+    /// (the sketch's hash is public, so crafted ids could inflate the estimate otherwise).
     pub unique_visitors: u64,
     pub conversions: u64,
     /// conversions ÷ unique visitors; `None` without visitors.

@@ -26,6 +26,11 @@ fn conversions_are_accepted_in_every_content_type_sendbeacon_uses() {
         parse(None, br#"{"type":"conversion","value":0,"currency":"JPY"}"#),
         Ok(Conversion { revenue: Some((*b"JPY", 0)) })
     );
+    assert_eq!(
+        parse(None, br#"{"type":"conversion","value":10000000,"currency":"EUR"}"#),
+        Ok(Conversion { revenue: Some((*b"EUR", 1_000_000_000)) }),
+        "the largest value"
+    );
 }
 
 #[test]
@@ -40,6 +45,7 @@ fn every_bad_event_is_a_4xx_naming_the_problem() {
         (r#"{"type": 5}"#, "invalid type"),
         (r#"{"type": "conversion", "value": -1, "currency": "EUR"}"#, "value -1 is out of range"),
         (r#"{"type": "conversion", "value": 1e10, "currency": "EUR"}"#, "out of range"),
+        (r#"{"type": "conversion", "value": 10000000.01, "currency": "EUR"}"#, "a number from 0 to 10000000"),
         (r#"{"type": "conversion", "value": 1e400, "currency": "EUR"}"#, "bad event JSON"),
         (r#"{"type": "conversion", "value": NaN, "currency": "EUR"}"#, "bad event JSON"),
         (r#"{"type": "conversion", "value": "49.90", "currency": "EUR"}"#, "invalid type: string"),
@@ -109,4 +115,55 @@ fn the_limiter_has_a_memory_bound() {
     let later = t0 + Duration::from_secs(60);
     assert!(limiter.check(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), later).is_ok());
     assert_eq!(limiter.clients(), 1);
+}
+
+/// `sy_v` is the visitor's to write: it moves an event only to a version this host serves.
+#[test]
+fn sy_v_attributes_only_to_versions_this_host_serves() {
+    use std::collections::HashMap;
+
+    use switchyard_model::{AppState, LIVE, Retained, SplitShare};
+
+    use crate::sites::Site;
+    use crate::tagging::Channel;
+
+    let sites: HashMap<u64, Arc<Site>> = (1..=5).map(|v| (v, Arc::new(Site::empty("cart", v)))).collect();
+    // Live v3 split 90/10 with v4, v1 retained; v2 and v5 held for other hosts (a preview, a
+    // private version never released).
+    let state = AppState {
+        channels: [(LIVE.to_owned(), 3)].into(),
+        split: [(3, 90), (4, 10)].iter().map(|&(version, weight)| SplitShare { version, weight }).collect(),
+        recent: [(LIVE.to_owned(), vec![Retained { version: 1, until: u64::MAX - 1 }])].into(),
+        ..AppState::default()
+    };
+    let host = |site: u64, channel: Option<Channel>| Host {
+        site: sites[&site].clone(),
+        noindex: false,
+        https_redirect: false,
+        hsts: None,
+        access: None,
+        channel: channel.map(Arc::new),
+    };
+    let live = host(3, Some(Channel::build(LIVE, &state, &sites, 0)));
+    let on = |host: &Host, cookie: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        attributed(host, &headers).version
+    };
+    for (cookie, want) in [
+        ("sy_v=cart.v1", 1),
+        ("a=b; sy_v=cart.v4", 4),
+        ("sy_v=cart.v3", 3),
+        ("sy_v=cart.v2", 3),
+        ("sy_v=cart.v5", 3),
+        ("sy_v=cart.v99", 3),
+        ("sy_v=shop.v4", 3),
+        ("sy_v=cart.4", 3),
+        ("sy_id=1", 3),
+    ] {
+        assert_eq!(on(&live, cookie), want, "{cookie}");
+    }
+    // A version host counts on its own version, whatever the cookie names.
+    let version_host = host(5, None);
+    assert_eq!(on(&version_host, "sy_v=cart.v3"), 5);
 }

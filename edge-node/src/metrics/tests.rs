@@ -59,7 +59,7 @@ fn prometheus_text_has_exact_counts_by_status_class_and_body_source() {
         t,
     );
     v.event(Outcome::Invalid);
-    v.conversion(None).unwrap();
+    assert!(v.conversion(None));
     assert_eq!(v.requests(1, 0), 2);
     let text = metrics.encode(42);
     for line in [
@@ -85,18 +85,34 @@ fn prometheus_text_has_exact_counts_by_status_class_and_body_source() {
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
 }
 
+/// Junk currencies fill the table for one report window at most, and never cost a
+/// conversion: past the last slot only the revenue is dropped, visibly.
 #[test]
-fn revenue_slots_are_bounded() {
+fn a_full_currency_table_drops_only_revenue_and_empties_at_each_report() {
     let metrics = Metrics::new();
     let v = metrics.version("cart", 1);
     for i in 0..CURRENCY_SLOTS as u8 {
-        v.conversion(Some(([b'A', b'A', b'A' + i], 1))).unwrap();
+        assert!(v.conversion(Some(([b'J', b'N', b'A' + i], 1))), "junk currency {i} claims a slot");
     }
-    v.conversion(Some((*b"AAA", 1))).unwrap();
-    assert!(v.conversion(Some((*b"ZZZ", 1))).is_err());
+    assert!(v.conversion(Some((*b"JNA", 1))), "a held currency still adds up");
+    assert!(!v.conversion(Some((*b"EUR", 4990))), "the table is full: revenue dropped");
+    assert!(v.conversion(None));
+    let text = metrics.encode(0);
+    for line in [
+        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"accepted\"} 18",
+        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"revenue_dropped\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
     let d = metrics.take(0);
     let got = d.get("cart", 1, 0).unwrap();
+    assert_eq!(got.conversions, CURRENCY_SLOTS as u64 + 3, "every conversion counted");
     assert_eq!(got.revenue.len(), CURRENCY_SLOTS);
-    assert_eq!(got.revenue["AAA"], 2);
-    assert_eq!(got.conversions, CURRENCY_SLOTS as u64 + 1);
+    assert_eq!(got.revenue["JNA"], 2);
+    assert!(!got.revenue.contains_key("EUR"));
+    // The report took the table: the next window counts EUR again.
+    assert!(v.conversion(Some((*b"EUR", 4990))));
+    let d = metrics.take(3600);
+    let got = d.get("cart", 1, 3600).unwrap();
+    assert_eq!((got.conversions, got.revenue.clone()), (1, [("EUR".to_owned(), 4990)].into()));
 }

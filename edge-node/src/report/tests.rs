@@ -38,10 +38,10 @@ fn take_swaps_counts_to_zero_and_forgets_versions_no_routes_hold() {
     let metrics = Metrics::new();
     let held = metrics.version("cart", 1);
     let gone = metrics.version("cart", 2);
-    held.conversion(Some((*b"EUR", 4990))).unwrap();
-    held.conversion(Some((*b"EUR", 10))).unwrap();
-    held.conversion(None).unwrap();
-    gone.conversion(Some((*b"USD", 100))).unwrap();
+    assert!(held.conversion(Some((*b"EUR", 4990))));
+    assert!(held.conversion(Some((*b"EUR", 10))));
+    assert!(held.conversion(None));
+    assert!(gone.conversion(Some((*b"USD", 100))));
     drop(gone); // the routes that served v2 are gone
     let d = metrics.take(3600);
     let v1 = d.get("cart", 1, 3600).unwrap();
@@ -58,4 +58,24 @@ fn take_swaps_counts_to_zero_and_forgets_versions_no_routes_hold() {
 fn hours_are_utc_hour_starts() {
     assert_eq!(hour_of(UNIX_EPOCH + Duration::from_secs(7199)), 3600);
     assert_eq!(hour_of(UNIX_EPOCH + Duration::from_secs(7200)), 7200);
+}
+
+#[test]
+fn a_report_carries_at_most_max_entries_and_the_rest_goes_next() {
+    let mut outbox = Outbox::new("edge-a/1/ff".into());
+    let mut many = Deltas::default();
+    for hour in 0..MAX_ENTRIES as u64 + 5 {
+        many.add("cart", 1, hour * HOUR, Delta { page_views: 1, ..Delta::default() });
+    }
+    outbox.gather(many);
+    let first = outbox.next().unwrap().clone();
+    assert_eq!((first.seq, first.entries.len()), (1, MAX_ENTRIES), "what the control plane accepts");
+    assert_eq!(outbox.gathered().len(), 5, "the rest waits");
+    assert_eq!(outbox.next().unwrap(), &first, "resent unchanged until acknowledged");
+    outbox.acknowledged();
+    let second = outbox.next().unwrap().clone();
+    assert_eq!((second.seq, second.entries.len()), (2, 5));
+    assert_eq!(second.entries[0].hour, MAX_ENTRIES as u64 * HOUR, "nothing lost, nothing twice");
+    outbox.acknowledged();
+    assert!(outbox.next().is_none());
 }

@@ -171,6 +171,18 @@ fn an_asset_found_in_another_split_version_leaves_the_version_cookie() {
     let mut out = HeaderMap::new();
     set_cookies(&c, &sites[&2], false, &mut out);
     assert!(out.is_empty(), "{out:?}");
+fn a_channel_serves_its_split_and_retained_versions_only() {
+    // v1..v5 held: live v3 split with v4, v1 retained, v2 retained but expired at build, v5
+    // deployed and never served by this channel.
+    let sites = sites(5);
+    let split = state(3, &[(3, 90), (4, 10)], &[(1, 2_000), (2, 1_500)]);
+    let channel = Channel::build(LIVE, &split, &sites, 1_600);
+    let served: Vec<u64> = (0..=6).filter(|&v| channel.serves(v).is_some()).collect();
+    assert_eq!(served, [1, 3, 4]);
+    assert_eq!(channel.serves(4).unwrap().tag.version, 4);
+    // Without a split or retained versions, nothing besides the host's current site.
+    let plain = Channel::build(LIVE, &state(3, &[], &[]), &sites, 0);
+    assert!((0..=6).all(|v| plain.serves(v).is_none()));
 }
 
 fn set_cookie(h: &HeaderMap) -> Vec<&str> {

@@ -85,3 +85,32 @@ fn live_periods_follow_the_live_channel() {
     assert_eq!(v2.live[0].until.as_deref(), Some(v1.live[1].from.as_str()));
     assert_eq!((v1.page_views, v1.unique_visitors, v1.conversion_rate), (0, 0, None));
 }
+
+/// Crafted `sy_id` cookies (the visitor hash is public) raise a sketch's estimate far above
+/// the page views; sums at the cap stay integers and add up without failing `stats`.
+#[test]
+fn visitors_never_exceed_page_views_and_sums_saturate() {
+    let (_d, mut s, app) = store();
+    let hour = unix_now() - unix_now() % HOUR;
+    let report = |seq, entries| StatsReport { edge: "edge-a/1".into(), seq, entries };
+    // 3 page views carrying 1000 distinct forged ids.
+    s.apply_stats(&report(1, vec![entry(1, hour, 3, 1, 0, &sketch(0..1000))])).unwrap();
+    // Counts and revenue at the cap: twice in one hour, once the hour before.
+    let cap = SUM_CAP as u64;
+    for (seq, h) in [(2, hour), (3, hour), (4, hour - HOUR)] {
+        s.apply_stats(&report(seq, vec![entry(2, h, cap, cap, SUM_CAP, &Sketch::default())])).unwrap();
+    }
+    let (minor, kind): (i64, String) = s
+        .conn
+        .query_row("SELECT minor, typeof(minor) FROM stats_revenue WHERE version = 2 AND hour = ?1", [hour], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((minor, kind.as_str()), (SUM_CAP, "integer"), "saturated, still an integer");
+    let stats = s.app_stats(&app, unix_now() - 2 * HOUR).unwrap();
+    let v = |n: u64| stats.versions.iter().find(|v| v.number == n).unwrap();
+    assert_eq!((v(1).page_views, v(1).unique_visitors), (3, 3), "not ~1000");
+    assert_eq!(v(1).conversion_rate, Some(1.0 / 3.0));
+    assert_eq!(v(2).revenue["EUR"], format_minor_units(SUM_CAP), "two hours at the cap sum to the cap");
+    assert_eq!((v(2).page_views, v(2).conversions), (2 * cap, 2 * cap));
+}

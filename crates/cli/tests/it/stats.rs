@@ -97,8 +97,9 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
     assert_eq!(page(&p, "/app.js", Some(&visitor(1))).await.status(), 200);
     assert_eq!(page(&p, "/missing.js", None).await.status(), 404);
 
-    // Events: attributed to the version of the visitor's sy_v cookie when the edge holds it
-    // (v2 is held though not live), else to the live version (v1).
+    // Events: attributed to the version of the visitor's sy_v cookie when this host serves
+    // it, else to the live version (v1). v2 is held by the edge (its version host serves it)
+    // but was never served by the live host: a forged `sy_v=cart.v2` counts for v1.
     let conversion =
         |value: &str, currency: &str| format!(r#"{{"type":"conversion","value":{value},"currency":"{currency}"}}"#);
     let ok = [
@@ -108,7 +109,7 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
             Some("text/plain;charset=UTF-8"),
             conversion("10.10", "EUR"),
         ),
-        (Some("sy_v=cart.v2"), None, conversion("5", "USD")),
+        (Some("sy_v=cart.v2"), None, conversion("5", "USD")), // held, not served here: live (v1)
         (Some("sy_v=cart.v99"), Some("application/json"), conversion("1", "EUR")), // not held: live (v1)
         (Some("sy_v=other.v2"), Some("application/json"), r#"{"type":"conversion"}"#.to_owned()), // another app: live
     ];
@@ -146,19 +147,28 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
         let r = page(&p, "/", Some(&visitor(n))).await;
         assert_eq!(r.headers()["x-switchyard-version"], "v2");
     }
+    // Now v2 is live and v1 retained (skew protection): each gets its visitors' conversions.
+    for (cookie, body) in [("sy_v=cart.v2", conversion("5", "USD")), ("sy_v=cart.v1", conversion("1", "EUR"))] {
+        let (s, text) = event(&p, Some(cookie), Some("application/json"), &body).await;
+        assert_eq!((s, text.as_str()), (204, ""), "{cookie}");
+    }
 
     // The counts reach the control plane, exactly.
     let stats = stats_when(&p, &token, "stats with every count", |s| {
         version(s, "v1")["page_views"] == 6
             && version(s, "v2")["page_views"] == 3
-            && version(s, "v1")["conversions"] == 4
+            && version(s, "v1")["conversions"] == 6
     })
     .await;
     let (v1, v2) = (version(&stats, "v1"), version(&stats, "v2"));
     assert_eq!(v1["unique_visitors"], 5, "{stats}");
-    assert_eq!(v1["conversions"], 4, "49.90 + 10.10 + 1 EUR (v99 → live) + 1 without value (other app → live)");
-    assert_eq!(v1["revenue"], json!({ "EUR": "61.00" }));
-    assert_eq!(v1["conversion_rate"].as_f64().unwrap(), 4.0 / 5.0);
+    assert_eq!(
+        v1["conversions"], 6,
+        "49.90 + 10.10 EUR, 5 USD (v2 forged → live), 1 EUR (v99 → live), 1 without value (other app → live), \
+         1 EUR once retained"
+    );
+    assert_eq!(v1["revenue"], json!({ "EUR": "62.00", "USD": "5.00" }));
+    assert_eq!(v1["conversion_rate"].as_f64().unwrap(), 6.0 / 5.0);
     assert_eq!(v2["unique_visitors"], 3);
     assert_eq!(v2["conversions"], 1);
     assert_eq!(v2["revenue"], json!({ "USD": "5.00" }));
@@ -176,7 +186,7 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
     let out = run_cli(p.control().url(), &token, &["stats", "--app", "cart", "--since", "1d"]);
     let table = String::from_utf8_lossy(&out.stdout);
     let row = table.lines().find(|l| l.starts_with("v1 ")).expect(&table);
-    for cell in ["6", "5", "4", "80.0 %", "61.00 EUR"] {
+    for cell in ["6", "5", "120.0 %", "62.00 EUR", "5.00 USD"] {
         assert!(row.contains(cell), "{cell} in {row}");
     }
     assert!(table.contains("now"), "{table}");
@@ -194,7 +204,7 @@ async fn page_views_and_conversions_are_counted_per_version_and_reported() {
         "switchyard_edge_requests_total{app=\"cart\",version=\"v1\",status=\"4xx\",cache=\"hit\"} 1",
         "switchyard_edge_requests_total{app=\"cart\",version=\"v2\",status=\"2xx\",cache=\"hit\"} 4",
         "switchyard_edge_request_duration_seconds_count{app=\"cart\",version=\"v1\"} 8",
-        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"accepted\"} 4",
+        "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"accepted\"} 6",
         "switchyard_edge_events_total{app=\"cart\",version=\"v2\",outcome=\"accepted\"} 1",
         "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"invalid\"} 7",
         "switchyard_edge_events_total{app=\"cart\",version=\"v1\",outcome=\"too_large\"} 1",
@@ -245,4 +255,39 @@ async fn events_past_the_rate_limit_get_429_and_are_not_counted() {
     let stats =
         stats_when(&p, &token, "the accepted events in stats", |s| version(s, "v1")["conversions"] == accepted).await;
     assert_eq!(version(&stats, "v1")["revenue"], json!({ "EUR": format!("{accepted}.00") }));
+}
+
+/// An event still arriving when the edge is told to stop is counted and reported: the last
+/// report waits until every connection has drained.
+#[tokio::test]
+async fn an_event_finished_during_the_drain_is_reported() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let p = Platform::start().await;
+    let token = p.tenant("acme").await;
+    p.app(&token, "cart").await;
+    let (s, v1) = p.deploy(&token, "cart", "promote=true", tar_gz(&[file("index.html", "one")])).await;
+    assert_eq!(s, 201);
+    wait_edge_at(&p, v1["revision"].as_u64().unwrap()).await;
+    let body = r#"{"type":"conversion","value":7,"currency":"EUR"}"#;
+    let (first, rest) = body.split_at(10);
+    let mut conn = tokio::net::TcpStream::connect(p.edge().addr()).await.unwrap();
+    let head = format!(
+        "POST /__switchyard/events HTTP/1.1\r\nhost: {HOST}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGTERM while the edge waits for the rest of the body: it starts draining.
+    let pid = p.edge().pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let stats =
+        stats_when(&p, &token, "the event finished during the drain", |s| version(s, "v1")["conversions"] == 1).await;
+    assert_eq!(version(&stats, "v1")["revenue"], json!({ "EUR": "7.00" }));
 }

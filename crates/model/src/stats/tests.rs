@@ -102,6 +102,9 @@ fn revenue_is_fixed_point() {
     assert_eq!(to_minor_units(f64::NAN), None);
     assert_eq!(to_minor_units(f64::INFINITY), None);
     assert_eq!(to_minor_units(2e9), None);
+    assert_eq!(to_minor_units(MAX_EVENT_VALUE), Some(1_000_000_000));
+    assert_eq!(to_minor_units(10_000_000.01), None);
+    assert_eq!(to_minor_units(1e8), None);
     // A thousand 0.10 conversions add to exactly 100.00.
     let total: i64 = (0..1000).map(|_| to_minor_units(0.10).unwrap()).sum();
     assert_eq!(format_minor_units(total), "100.00");
@@ -135,4 +138,32 @@ fn deltas_merge_by_key() {
     assert_eq!(one.revenue["EUR"], 5000);
     let entries = d.entries();
     assert_eq!(entries[0].visitors.as_deref(), Some(sketch.to_hex().as_str()));
+}
+
+#[test]
+fn take_entries_takes_at_most_max_in_key_order_and_leaves_the_rest() {
+    let mut d = Deltas::default();
+    for hour in 0..5 {
+        d.add("cart", 1, hour * HOUR, Delta { page_views: hour + 1, ..Delta::default() });
+    }
+    let first = d.take_entries(3);
+    assert_eq!(first.iter().map(|e| e.hour).collect::<Vec<_>>(), [0, HOUR, 2 * HOUR]);
+    assert_eq!(d.len(), 2);
+    assert_eq!(d.get("cart", 1, 3 * HOUR).unwrap().page_views, 4);
+    let rest = d.take_entries(3);
+    assert_eq!(rest.iter().map(|e| e.page_views).collect::<Vec<_>>(), [4, 5]);
+    assert!(d.is_empty() && d.take_entries(3).is_empty());
+}
+
+#[test]
+fn merged_sums_saturate_instead_of_wrapping() {
+    let big = || Delta {
+        page_views: u64::MAX - 1,
+        conversions: u64::MAX - 1,
+        revenue: [("EUR".to_owned(), i64::MAX - 1)].into(),
+        visitors: None,
+    };
+    let mut d = big();
+    d.merge(big());
+    assert_eq!((d.page_views, d.conversions, d.revenue["EUR"]), (u64::MAX, u64::MAX, i64::MAX));
 }
