@@ -171,6 +171,9 @@ fn an_asset_found_in_another_split_version_leaves_the_version_cookie() {
     let mut out = HeaderMap::new();
     set_cookies(&c, &sites[&2], false, &mut out);
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
 fn a_channel_serves_its_split_and_retained_versions_only() {
     // v1..v5 held: live v3 split with v4, v1 retained, v2 retained but expired at build, v5
     // deployed and never served by this channel.
