@@ -151,17 +151,18 @@ pub struct Cookies<'a> {
 }
 
 impl<'a> Cookies<'a> {
-    /// One pass over every `Cookie` header (HTTP/2 may split them).
+    /// One pass over every `Cookie` header (HTTP/2 may split them), on bytes: this runs on
+    /// every request, and other cookies of the site need no UTF-8 check or Unicode trim.
     pub fn read(headers: &'a HeaderMap) -> Cookies<'a> {
         let mut cookies = Cookies::default();
         for value in headers.get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.split_once('=') else { continue };
-                match name.trim() {
-                    VERSION_COOKIE => cookies.version = Some(value.trim()),
-                    VISITOR_COOKIE => cookies.visitor = VisitorId::parse(value.trim()),
-                    _ => {}
+            for pair in value.as_bytes().split(|&b| b == b';') {
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+                let (name, value) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
+                if name == VERSION_COOKIE.as_bytes() {
+                    cookies.version = std::str::from_utf8(value).ok();
+                } else if name == VISITOR_COOKIE.as_bytes() {
+                    cookies.visitor = std::str::from_utf8(value).ok().and_then(VisitorId::parse);
                 }
             }
         }

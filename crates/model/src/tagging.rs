@@ -45,10 +45,22 @@ pub struct VisitorId(pub u128);
 impl VisitorId {
     /// Parses exactly 32 hex digits (either case). Anything else is not a visitor id.
     pub fn parse(s: &str) -> Option<VisitorId> {
-        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // Read on every request that carries the cookie: one pass, no radix parser.
+        let bytes = s.as_bytes();
+        if bytes.len() != 32 {
             return None;
         }
-        u128::from_str_radix(s, 16).ok().map(VisitorId)
+        let mut n: u128 = 0;
+        for &b in bytes {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => return None,
+            };
+            n = (n << 4) | u128::from(digit);
+        }
+        Some(VisitorId(n))
     }
 
     /// The cookie value: 32 lowercase hex digits.

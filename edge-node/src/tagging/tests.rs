@@ -240,3 +240,19 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
         format!("sy_id={ID}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax")
     );
 }
+
+#[test]
+fn cookies_are_found_beside_other_cookies_with_non_ascii_bytes_and_junk_is_refused() {
+    let mut h = HeaderMap::new();
+    // Another cookie of the site with raw UTF-8 bytes (obs-text) in the same header.
+    let raw = format!("theme=caf\u{e9}; sy_v=cart.v3 ;\tsy_id={ID}; x");
+    h.append(header::COOKIE, HeaderValue::from_bytes(raw.as_bytes()).unwrap());
+    let c = Cookies::read(&h);
+    assert_eq!(c.version, Some("cart.v3"));
+    assert_eq!(c.visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
+    for bad in ["sy_id=0123456789abcdef0123456789abcdeg", "sy_id=0123", "sy_id=+123456789abcdef0123456789abcdef"] {
+        assert_eq!(Cookies::read(&cookie_headers(&[bad])).visitor, None, "{bad}");
+    }
+    let upper = cookie_headers(&["sy_id=0123456789ABCDEF0123456789ABCDEF"]);
+    assert_eq!(Cookies::read(&upper).visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
+}
