@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use http::{HeaderMap, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use switchyard_model::stats::{Delta, Sketch, register_of, visitor_hash};
-use switchyard_model::tagging::{VISITOR_COOKIE, VisitorId, cookie};
+use switchyard_model::tagging::VisitorId;
 
 use crate::serve::Body;
 
@@ -285,25 +285,14 @@ impl VersionStats {
     }
 }
 
-/// The visitor id of the request's `sy_id` cookie, if it carries a valid one.
-pub fn visitor(headers: &HeaderMap) -> Option<VisitorId> {
-    // HTTP/2 may split cookies over several headers.
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .find_map(|h| cookie(h, VISITOR_COOKIE))
-        .and_then(VisitorId::parse)
-}
-
 /// Counts one response of `stats`' version: status class, body source, bytes, time to
-/// headers (since `started`), and a page view (a 200 or 304 HTML response to GET) with the
-/// visitor in the version's sketch. A few relaxed atomic adds. `visitor` is called for page
-/// views only (reading the cookie costs more than the rest of the counting).
+/// headers (since `started`), and with `page` (an HTML file answered to GET) and a 200 or 304,
+/// a page view with the visitor in the version's sketch. A few relaxed atomic adds. `visitor`
+/// is called for page views only.
 #[inline]
 pub fn record(
     stats: &VersionStats,
-    head: bool,
+    page: bool,
     visitor: impl FnOnce() -> Option<VisitorId>,
     res: &Response<Body>,
     started: Instant,
@@ -323,10 +312,7 @@ pub fn record(
     let bucket = LATENCY_BOUNDS_NS.iter().position(|&b| ns <= b).unwrap_or(LATENCY_BOUNDS_NS.len());
     stats.latency[bucket].fetch_add(1, Relaxed);
     stats.latency_sum_ns.fetch_add(ns, Relaxed);
-    if !head
-        && (status == StatusCode::OK || status == StatusCode::NOT_MODIFIED)
-        && res.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
-    {
+    if page && (status == StatusCode::OK || status == StatusCode::NOT_MODIFIED) {
         stats.page_views.fetch_add(1, Relaxed);
         if let Some(visitor) = visitor() {
             let (i, rank) = register_of(visitor_hash(visitor));

@@ -68,7 +68,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         Ok(path) => path,
         Err(reason) => {
             let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
-            crate::metrics::record(&host.site.stats, head, || None, &res, started);
+            crate::metrics::record(&host.site.stats, false, || None, &res, started);
             return res;
         }
     };
@@ -94,8 +94,11 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
             choice.elsewhere = true;
         }
     }
-    let mut res = match resolved {
-        Resolved::File { file, status } => serve_file(host, site, file, status, req.headers(), head),
+    // `page`: an HTML file answered to GET (a page view if its status is 200 or 304).
+    let (mut res, from_file, page) = match resolved {
+        Resolved::File { file, status } => {
+            (serve_file(host, site, file, status, req.headers(), head), true, file.page && !head)
+        }
         Resolved::Redirect { status, location } => {
             let mut res = site_plain_of(host, site, status, "");
             match HeaderValue::try_from(location) {
@@ -111,13 +114,19 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
                     );
                 }
             }
-            res
+            (res, false, false)
         }
-        Resolved::Plain(StatusCode::GONE) => site_plain_of(host, site, StatusCode::GONE, "gone\n"),
-        Resolved::Plain(status) => site_plain_of(host, site, status, "not found\n"),
+        Resolved::Plain(StatusCode::GONE) => (site_plain_of(host, site, StatusCode::GONE, "gone\n"), false, false),
+        Resolved::Plain(status) => (site_plain_of(host, site, status, "not found\n"), false, false),
     };
+    // A file's prebuilt headers carry its `sy_v` cookie; `_headers` rules that set or remove
+    // `Set-Cookie` apply to the response without it, and ours is added after them.
+    let prebuilt = from_file && !site.rules_touch_cookies;
+    if from_file && !prebuilt {
+        res.headers_mut().remove(header::SET_COOKIE);
+    }
     apply_header_rules(site, &path.display, res.headers_mut());
-    tagging::set_cookies(&choice, site, secure, res.headers_mut());
+    tagging::set_cookies(&choice, site, secure, prebuilt, res.headers_mut());
     if secure && let Some(hsts) = &host.hsts {
         res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
@@ -129,7 +138,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     }
     // A few atomic adds on the served version's counters; the visitor is the request's
     // `sy_id` or the one minted for it (see `tagging::choose`).
-    crate::metrics::record(&site.stats, head, || choice.visitor, &res, started);
+    crate::metrics::record(&site.stats, page, || choice.visitor, &res, started);
     res
 }
 

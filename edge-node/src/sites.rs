@@ -106,6 +106,9 @@ pub struct Site {
     files: Map<String, File>,
     pub redirects: Vec<RedirectRule>,
     pub header_rules: Vec<HeaderRule>,
+    /// Some `_headers` rule sets or removes `Set-Cookie`: responses then drop the prebuilt
+    /// `sy_v` cookie before the rules and add it after them (see `serve::respond`).
+    pub rules_touch_cookies: bool,
     pub spa_fallback: Option<String>,
     pub clean_urls: bool,
     pub trailing_slash: TrailingSlash,
@@ -127,6 +130,8 @@ pub struct HeaderRule {
 
 /// A file of a version, with its prebuilt headers and precompressed variants.
 pub struct File {
+    /// An HTML page (`text/html`): its `200`/`304` answers to GET count as page views.
+    pub page: bool,
     pub identity: Representation,
     /// Smaller encodings, brotli before gzip.
     pub encodings: Vec<(Encoding, Representation)>,
@@ -140,7 +145,10 @@ pub struct Representation {
     pub etag: HeaderValue,
     /// Every header of a `200` response with these bytes, built once: content type, length
     /// and encoding, ETag, last-modified, cache policy, `accept-ranges`, `vary`, `nosniff`,
-    /// the app and version. A response clones this map rather than inserting one by one.
+    /// the app and version, and last the plain-HTTP `sy_v` cookie (see
+    /// `tagging::set_cookies`, which makes it secure or removes it). A response clones this
+    /// map rather than inserting one by one; the cookie is in it because most responses send
+    /// it and an insert into the clone (whose entries have no spare capacity) reallocates.
     pub headers: HeaderMap,
 }
 
@@ -259,6 +267,7 @@ impl Routes {
         let app_header = HeaderValue::from_str(app).expect("app names are DNS labels");
         let version_header = HeaderValue::from_str(&version_label(version)).expect("ascii");
         let last_modified = HeaderValue::from_str(&httpdate::fmt_http_date(modified)).expect("an HTTP date is ascii");
+        let tag = crate::tagging::SiteTag::new(app, version);
         let mut files = Map::with_capacity_and_hasher(manifest.files.len(), Default::default());
         for (path, entry) in &manifest.files {
             let content_type = HeaderValue::from_str(&entry.content_type)
@@ -290,6 +299,7 @@ impl Routes {
                     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
                     h.insert(X_APP, app_header.clone());
                     h.insert(X_VERSION, version_header.clone());
+                    h.insert(header::SET_COOKIE, tag.cookie(false).clone());
                     Ok(Representation { body, size, etag, headers: h })
                 };
             let identity = representation(&entry.sha256, entry.size, None)?;
@@ -299,7 +309,8 @@ impl Routes {
                 encodings.push((encoded.encoding, repr));
             }
             encodings.sort_by_key(|(e, _)| *e != Encoding::Br);
-            files.insert(path.clone(), File { identity, encodings });
+            let page = entry.content_type.starts_with("text/html");
+            files.insert(path.clone(), File { page, identity, encodings });
         }
         let site = &manifest.site;
         // Rules were validated at deploy time; a rule that does not compile here is skipped.
@@ -311,7 +322,7 @@ impl Routes {
                 Some(RedirectRule { pattern, to: r.to.clone(), status: r.status, force: r.force })
             })
             .collect();
-        let header_rules = site
+        let header_rules: Vec<HeaderRule> = site
             .headers
             .iter()
             .filter_map(|h| {
@@ -325,8 +336,11 @@ impl Routes {
                 Some(HeaderRule { pattern, set, remove })
             })
             .collect();
+        let rules_touch_cookies = header_rules.iter().any(|r| {
+            r.set.iter().any(|(name, _)| name == header::SET_COOKIE) || r.remove.contains(&header::SET_COOKIE)
+        });
         Ok(Site {
-            tag: crate::tagging::SiteTag::new(app, version),
+            tag,
             stats,
             app_header,
             version_header,
@@ -335,6 +349,7 @@ impl Routes {
             files,
             redirects,
             header_rules,
+            rules_touch_cookies,
             spa_fallback: site.spa_fallback.clone(),
             clean_urls: site.clean_urls,
             trailing_slash: site.trailing_slash,
@@ -407,6 +422,7 @@ impl Site {
             files: Map::default(),
             redirects: Vec::new(),
             header_rules: Vec::new(),
+            rules_touch_cookies: false,
             spa_fallback: None,
             clean_urls: false,
             trailing_slash: TrailingSlash::Keep,

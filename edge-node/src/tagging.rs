@@ -69,7 +69,7 @@ impl SiteTag {
         SiteTag { app: app.into(), version, value: value.into(), cookies }
     }
 
-    fn cookie(&self, secure: bool) -> &HeaderValue {
+    pub(crate) fn cookie(&self, secure: bool) -> &HeaderValue {
         &self.cookies[usize::from(secure)]
     }
 }
@@ -145,30 +145,34 @@ impl Channel {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cookies<'a> {
     /// The raw `sy_v` value.
-    pub version: Option<&'a str>,
+    pub version: Option<&'a [u8]>,
     /// A valid `sy_id`.
     pub visitor: Option<VisitorId>,
 }
 
 impl<'a> Cookies<'a> {
     /// One pass over every `Cookie` header (HTTP/2 may split them), on bytes: this runs on
-    /// every request, and other cookies of the site need no UTF-8 check or Unicode trim.
+    /// every request, and other cookies of the site need no UTF-8 check or trimming. Pairs
+    /// are `name=value` separated by `;` and optional spaces, as browsers send them.
     pub fn read(headers: &'a HeaderMap) -> Cookies<'a> {
         let mut cookies = Cookies::default();
         for value in headers.get_all(header::COOKIE) {
             for pair in value.as_bytes().split(|&b| b == b';') {
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
-                let (name, value) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
-                if name == VERSION_COOKIE.as_bytes() {
-                    cookies.version = std::str::from_utf8(value).ok();
-                } else if name == VISITOR_COOKIE.as_bytes() {
-                    cookies.visitor = std::str::from_utf8(value).ok().and_then(VisitorId::parse);
+                let pair = pair.trim_ascii_start();
+                if let Some(v) = pair.strip_prefix(VERSION_PREFIX) {
+                    cookies.version = Some(v.trim_ascii_end());
+                } else if let Some(v) = pair.strip_prefix(VISITOR_PREFIX) {
+                    cookies.visitor = VisitorId::parse_bytes(v.trim_ascii_end());
                 }
             }
         }
         cookies
     }
 }
+
+/// `sy_v=` and `sy_id=` (a test checks them against the names).
+const VERSION_PREFIX: &[u8] = b"sy_v=";
+const VISITOR_PREFIX: &[u8] = b"sy_id=";
 
 /// Which version a request is served from, and what its response says about the visitor.
 pub struct Choice<'a> {
@@ -186,7 +190,7 @@ pub struct Choice<'a> {
     /// `visitor` was minted here and goes out in a `Set-Cookie`.
     pub minted: bool,
     /// The request's `sy_v` value.
-    pub version_cookie: Option<&'a str>,
+    pub version_cookie: Option<&'a [u8]>,
 }
 
 /// Chooses the version for one request on `host`. `now` (Unix seconds) is called only when a
@@ -217,7 +221,8 @@ pub fn choose<'a>(host: &'a Host, cookies: Cookies<'a>, navigation: bool, now: i
     }
     if !navigation
         && !channel.pins.is_empty()
-        && let Some((app, version)) = cookies.version.and_then(parse_version_tag)
+        && let Some((app, version)) =
+            cookies.version.and_then(|v| std::str::from_utf8(v).ok()).and_then(parse_version_tag)
         && app == &*current.tag.app
         && version != choice.site.tag.version
         && let Some(pin) = channel.pin(version)
@@ -242,10 +247,24 @@ pub fn split_others(host: &Host, tried: [u64; 2]) -> impl Iterator<Item = &Site>
         .map(|pin| &*pin.site)
 }
 
-/// Adds the `Set-Cookie` headers of a response served from `served` for `choice`.
-pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, headers: &mut HeaderMap) {
-    if !choice.pinned && !choice.elsewhere && choice.version_cookie != Some(&*served.tag.value) {
-        headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
+/// Sets the `Set-Cookie` headers of a response served from `served` for `choice`.
+/// `prebuilt`: `headers` came from a file's prebuilt map and still hold its plain `sy_v`
+/// cookie as their only `Set-Cookie` (see `sites::Representation::headers`); that cookie is
+/// then kept, made `Secure` in place, or removed, so the common response adds no entry.
+pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, prebuilt: bool, headers: &mut HeaderMap) {
+    let wanted = !choice.pinned && !choice.elsewhere && choice.version_cookie != Some(served.tag.value.as_bytes());
+    match (wanted, prebuilt) {
+        (true, true) if secure => {
+            headers.insert(header::SET_COOKIE, served.tag.cookie(true).clone());
+        }
+        (true, true) => {}
+        (true, false) => {
+            headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
+        }
+        (false, true) => {
+            headers.remove(header::SET_COOKIE);
+        }
+        (false, false) => {}
     }
     if choice.minted
         && let Some(visitor) = choice.visitor
@@ -260,13 +279,15 @@ fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     const ATTRIBUTES: &str = "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax";
     const SECURE: &str = "; Secure";
-    let mut out = Vec::with_capacity(VISITOR_COOKIE.len() + 1 + 32 + ATTRIBUTES.len() + SECURE.len());
+    let mut hex = [0u8; 32];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(visitor.0.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    let mut out = Vec::with_capacity(VISITOR_COOKIE.len() + 1 + hex.len() + ATTRIBUTES.len() + SECURE.len());
     out.extend_from_slice(VISITOR_COOKIE.as_bytes());
     out.push(b'=');
-    for byte in visitor.0.to_be_bytes() {
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 0xf)]);
-    }
+    out.extend_from_slice(&hex);
     out.extend_from_slice(ATTRIBUTES.as_bytes());
     if secure {
         out.extend_from_slice(SECURE.as_bytes());
@@ -303,7 +324,7 @@ pub fn version_json(host: &Host, headers: &HeaderMap, secure: bool, head: bool) 
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(crate::sites::X_APP, site.app_header.clone());
     h.insert(crate::sites::X_VERSION, site.version_header.clone());
-    set_cookies(&choice, site, secure, h);
+    set_cookies(&choice, site, secure, false, h);
     if !head {
         *res.body_mut() = Body::Bytes(Some(Bytes::from(body)));
     }

@@ -38,6 +38,24 @@ pub fn parse_version_tag(tag: &str) -> Option<(&str, u64)> {
     Some((app, crate::parse_version_label(version.strip_prefix('v')?)?))
 }
 
+const INVALID: u8 = 0xff;
+/// Each byte's value as a hex digit, or [`INVALID`].
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// A visitor id: 128 random bits, shown as 32 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VisitorId(pub u128);
@@ -45,22 +63,20 @@ pub struct VisitorId(pub u128);
 impl VisitorId {
     /// Parses exactly 32 hex digits (either case). Anything else is not a visitor id.
     pub fn parse(s: &str) -> Option<VisitorId> {
-        // Read on every request that carries the cookie: one pass, no radix parser.
-        let bytes = s.as_bytes();
-        if bytes.len() != 32 {
-            return None;
-        }
-        let mut n: u128 = 0;
-        for &b in bytes {
-            let digit = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ => return None,
-            };
-            n = (n << 4) | u128::from(digit);
-        }
-        Some(VisitorId(n))
+        VisitorId::parse_bytes(s.as_bytes())
+    }
+
+    /// [`VisitorId::parse`] on the cookie's bytes, as the edge reads it on every request that
+    /// carries one: a table look-up per digit into two 64-bit halves, no UTF-8 check.
+    pub fn parse_bytes(bytes: &[u8]) -> Option<VisitorId> {
+        let (hi, lo) = bytes.split_at_checked(16).filter(|(_, lo)| lo.len() == 16)?;
+        let half = |digits: &[u8]| {
+            digits.iter().try_fold(0u64, |n, &b| match HEX_DIGIT[usize::from(b)] {
+                INVALID => None,
+                d => Some((n << 4) | u64::from(d)),
+            })
+        };
+        Some(VisitorId((u128::from(half(hi)?) << 64) | u128::from(half(lo)?)))
     }
 
     /// The cookie value: 32 lowercase hex digits.

@@ -82,6 +82,10 @@ fn hosts() {
     assert_eq!(normalize_host("cart.localhost."), "cart.localhost");
     assert_eq!(normalize_host("[::1]:80"), "[::1]");
     assert_eq!(normalize_host("[::1]"), "[::1]");
+    assert_eq!(normalize_host("SHOP.example.com.:443"), "shop.example.com");
+    assert_eq!(normalize_host("shop.example.com:"), "shop.example.com");
+    assert_eq!(normalize_host("shop.example.com:44x"), "shop.example.com:44x", "not a port: no host matches it");
+    assert!(matches!(normalize_host("shop.example.com:8443"), std::borrow::Cow::Borrowed("shop.example.com")));
 }
 
 #[test]

@@ -1,17 +1,16 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use switchyard_model::stats::Sketch;
 use switchyard_model::tagging::VisitorId;
 
 use super::*;
 use crate::serve::Body;
 
-fn response(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+fn response(status: StatusCode, body: Body) -> Response<Body> {
     let mut res = Response::new(body);
     *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
@@ -25,13 +24,12 @@ fn page_views_are_html_responses_to_get_with_their_visitors() {
     let v = metrics.version("cart", 3);
     let t = Instant::now();
     for n in 0..5u128 {
-        record(&v, false, || Some(VisitorId(n % 3)), &response(StatusCode::OK, "text/html; charset=utf-8", html()), t);
+        record(&v, true, || Some(VisitorId(n % 3)), &response(StatusCode::OK, html()), t);
     }
-    record(&v, false, || None, &response(StatusCode::NOT_MODIFIED, "text/html", Body::Empty), t);
-    // Not page views: an asset, a HEAD, a 404 page.
-    record(&v, false, || Some(VisitorId(9)), &response(StatusCode::OK, "text/javascript", html()), t);
-    record(&v, true, || Some(VisitorId(9)), &response(StatusCode::OK, "text/html", Body::Empty), t);
-    record(&v, false, || Some(VisitorId(9)), &response(StatusCode::NOT_FOUND, "text/html", html()), t);
+    record(&v, true, || None, &response(StatusCode::NOT_MODIFIED, Body::Empty), t);
+    // Not page views: an asset or a HEAD (`page` false), a 404 page.
+    record(&v, false, || Some(VisitorId(9)), &response(StatusCode::OK, html()), t);
+    record(&v, true, || Some(VisitorId(9)), &response(StatusCode::NOT_FOUND, html()), t);
     let d = metrics.take(0);
     let got = d.get("cart", 3, 0).unwrap();
     assert_eq!(got.page_views, 6);
@@ -48,16 +46,10 @@ fn prometheus_text_has_exact_counts_by_status_class_and_body_source() {
     let metrics = Metrics::new();
     let v = metrics.version("cart", 1);
     let t = Instant::now();
-    record(&v, false, || None, &response(StatusCode::OK, "text/html", html()), t);
-    record(&v, false, || None, &response(StatusCode::OK, "text/html", html()), t);
-    record(&v, false, || None, &response(StatusCode::NOT_MODIFIED, "text/html", Body::Empty), t);
-    record(
-        &v,
-        false,
-        || None,
-        &response(StatusCode::NOT_FOUND, "text/plain", Body::Bytes(Some(Bytes::from_static(b"nf\n")))),
-        t,
-    );
+    record(&v, true, || None, &response(StatusCode::OK, html()), t);
+    record(&v, true, || None, &response(StatusCode::OK, html()), t);
+    record(&v, true, || None, &response(StatusCode::NOT_MODIFIED, Body::Empty), t);
+    record(&v, false, || None, &response(StatusCode::NOT_FOUND, Body::Bytes(Some(Bytes::from_static(b"nf\n")))), t);
     v.event(Outcome::Invalid);
     assert!(v.conversion(None));
     assert_eq!(v.requests(1, 0), 2);

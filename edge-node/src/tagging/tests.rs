@@ -48,11 +48,17 @@ const ID: &str = "0123456789abcdef0123456789abcdef";
 fn cookies_are_read_from_every_cookie_header_and_junk_ignored() {
     let h = cookie_headers(&["a=1; sy_v=cart.v3", "theme=dark;sy_id=0123456789ABCDEF0123456789abcdef ; x"]);
     let c = Cookies::read(&h);
-    assert_eq!(c.version, Some("cart.v3"));
+    assert_eq!(c.version, Some(&b"cart.v3"[..]));
     assert_eq!(c.visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
     for junk in ["sy_id=xyz", "sy_id=0123", "sy_id=0123456789abcdef0123456789abcdef00", "sy_id="] {
         assert_eq!(Cookies::read(&cookie_headers(&[junk])).visitor, None, "{junk}");
     }
+    assert_eq!(VERSION_PREFIX, format!("{VERSION_COOKIE}=").as_bytes());
+    assert_eq!(VISITOR_PREFIX, format!("{VISITOR_COOKIE}=").as_bytes());
+    // Names are whole: `xsy_v` and `sy_version` are other cookies.
+    let others = cookie_headers(&["xsy_v=cart.v1; sy_version=2; sy_v=cart.v4"]);
+    let c = Cookies::read(&others);
+    assert_eq!(c.version, Some(&b"cart.v4"[..]));
     let empty = HeaderMap::new();
     let none = Cookies::read(&empty);
     assert!(none.version.is_none() && none.visitor.is_none());
@@ -169,7 +175,7 @@ fn an_asset_found_in_another_split_version_leaves_the_version_cookie() {
     assert_eq!((c.site.tag.version, c.elsewhere), (1, false));
     c.elsewhere = true;
     let mut out = HeaderMap::new();
-    set_cookies(&c, &sites[&2], false, &mut out);
+    set_cookies(&c, &sites[&2], false, false, &mut out);
     assert!(out.is_empty(), "{out:?}");
 }
 
@@ -201,17 +207,17 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
     let h = cookie_headers(&[&format!("sy_id={ID}")]);
     let c = choose(&host, Cookies::read(&h), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, false, &mut out);
+    set_cookies(&c, c.site, false, false, &mut out);
     assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax"]);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, true, &mut out);
+    set_cookies(&c, c.site, true, false, &mut out);
     assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax; Secure"]);
 
     // Same version already: nothing to set.
     let h = cookie_headers(&[&format!("sy_id={ID}; sy_v=cart.v3")]);
     let c = choose(&host, Cookies::read(&h), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, false, &mut out);
+    set_cookies(&c, c.site, false, false, &mut out);
     assert!(out.is_empty());
 
     // Pinned to a retained version: the cookie stays as it is, even when served from the fallback.
@@ -219,13 +225,13 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
     let c = choose(&host, Cookies::read(&h), false, || 1_000);
     assert!(c.pinned);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.fallback, false, &mut out);
+    set_cookies(&c, c.fallback, false, false, &mut out);
     assert!(out.is_empty());
 
     // A new visitor: both cookies; the id is HttpOnly.
     let c = choose(&host, Cookies::default(), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, true, &mut out);
+    set_cookies(&c, c.site, true, false, &mut out);
     let id = c.visitor.unwrap().to_hex();
     assert_eq!(
         set_cookie(&out),
@@ -248,11 +254,48 @@ fn cookies_are_found_beside_other_cookies_with_non_ascii_bytes_and_junk_is_refus
     let raw = format!("theme=caf\u{e9}; sy_v=cart.v3 ;\tsy_id={ID}; x");
     h.append(header::COOKIE, HeaderValue::from_bytes(raw.as_bytes()).unwrap());
     let c = Cookies::read(&h);
-    assert_eq!(c.version, Some("cart.v3"));
+    assert_eq!(c.version, Some(&b"cart.v3"[..]));
     assert_eq!(c.visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
     for bad in ["sy_id=0123456789abcdef0123456789abcdeg", "sy_id=0123", "sy_id=+123456789abcdef0123456789abcdef"] {
         assert_eq!(Cookies::read(&cookie_headers(&[bad])).visitor, None, "{bad}");
     }
     let upper = cookie_headers(&["sy_id=0123456789ABCDEF0123456789ABCDEF"]);
     assert_eq!(Cookies::read(&upper).visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
+}
+
+/// A file's prebuilt headers start with the plain `sy_v` cookie; whatever the choice and
+/// scheme, `set_cookies` leaves the same cookies as when it starts from no cookie at all.
+#[test]
+fn the_prebuilt_version_cookie_ends_as_the_appended_one_would() {
+    let sites = sites(3);
+    let state = state(3, &[], &[(1, 2_000)]);
+    let host = host(&sites, &state, 0);
+    let requests: [(&str, bool); 5] = [
+        ("", true),                                                      // a new visitor's page
+        ("sy_id=0123456789abcdef0123456789abcdef", false),               // no sy_v yet
+        ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v3", true),  // up to date
+        ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v2", true),  // another version
+        ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v1", false), // pinned to retained v1
+    ];
+    for (cookie, navigation) in requests {
+        let h = cookie_headers(&[cookie]);
+        for secure in [false, true] {
+            let c = choose(&host, Cookies::read(&h), navigation, || 1_000);
+            let mut appended = HeaderMap::new();
+            set_cookies(&c, c.site, secure, false, &mut appended);
+            let mut prebuilt = HeaderMap::new();
+            prebuilt.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            prebuilt.insert(header::SET_COOKIE, c.site.tag.cookie(false).clone());
+            set_cookies(&c, c.site, secure, true, &mut prebuilt);
+            // A minted id differs between the two calls' choices only in its value.
+            let strip = |h: &HeaderMap| -> Vec<String> {
+                set_cookie(h)
+                    .iter()
+                    .map(|v| if v.starts_with("sy_id=") { v[38..].to_owned() } else { (*v).to_owned() })
+                    .collect()
+            };
+            assert_eq!(strip(&prebuilt), strip(&appended), "cookie {cookie:?}, secure {secure}");
+            assert_eq!(prebuilt.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+        }
+    }
 }

@@ -33,6 +33,7 @@ const HEADERS: &str = "\
 /help/*
   ! X-Content-Type-Options
   Cache-Control: public, max-age=60
+  Set-Cookie: help=1; Path=/help
 ";
 
 fn js() -> String {
@@ -262,6 +263,15 @@ async fn redirects_rewrites_and_headers_rules() {
     assert_eq!(h(&hdrs, "x-frame-options"), "");
     let (_, hdrs, _) = s.get("/help/faq.html", &[]).await;
     assert_eq!((h(&hdrs, "x-content-type-options"), h(&hdrs, "cache-control")), ("", "public, max-age=60"));
+    // A rule's cookie goes out beside the edge's own, which the rule does not replace (no
+    // `sy_id`: a `.html` path without `Accept: text/html` is not a page load).
+    let cookies: Vec<&str> = hdrs.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(cookies[0], "help=1; Path=/help");
+    assert!(cookies[1].starts_with("sy_v=cart.v"), "{cookies:?}");
+    let (_, hdrs, _) = s.get("/about", &[]).await;
+    let cookies: Vec<&str> = hdrs.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(cookies.len() == 2 && cookies[0].starts_with("sy_v=cart.v"), "one sy_v, no rule's: {cookies:?}");
 
     // Configuration files are not served: their names are unknown paths like any other
     // (the extension-less ones get the SPA, as any unknown route does).

@@ -31,9 +31,19 @@ fn visitor_ids_are_exactly_32_hex_digits() {
         "0123456789abcdef00112233445566778",
         "0123456789abcdef001122334455667g",
         "+123456789abcdef0011223344556677",
+        "0123456789abcdeg0011223344556677",
+        "0123456789abcdef 011223344556677",
+        "0123456789abcdef001122334455667\u{e9}",
     ] {
         assert_eq!(VisitorId::parse(bad), None, "{bad}");
     }
+    for bad in [&b"0123456789abcdef001122334455667\xff"[..], b"0123456789abcdef\x000112233445566778"] {
+        assert_eq!(VisitorId::parse_bytes(bad), None, "{bad:?}");
+    }
+    // Every hex digit in every position, both halves.
+    let all = VisitorId(0xfedc_ba98_7654_3210_0123_4567_89ab_cdef);
+    assert_eq!(VisitorId::parse_bytes(all.to_hex().as_bytes()), Some(all));
+    assert_eq!(VisitorId::parse_bytes(b"FEDCBA98765432100123456789ABCDEF"), Some(all));
 }
 
 #[test]
