@@ -5,6 +5,8 @@
 #
 #   bash benches/http.sh            # DURATION=10s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
 #   BASELINE=9e2eded bash benches/http.sh   # also the edge built from that commit, same run
+#   ROUNDS=5 DURATION=5s bash benches/http.sh  # 5 rounds, medians of requests/s and of ratios
+#   ONLY=edge BASELINE=9e2eded ROUNDS=9 bash benches/http.sh   # the two edges only
 #
 # Installs what it needs (wrk, nginx with brotli_static, brotli, static-web-server) and prints
 # a Markdown table for benches/README.md.
@@ -16,6 +18,9 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT_EDGE=18080 PORT_NGINX=18081 PORT_SWS=18082 PORT_HYPER=18083 PORT_HYPER2=18084 PORT_BASE=18085
 BASELINE=${BASELINE:-}
+BASELINE_BIN=${BASELINE_BIN:-} # or an edge binary built already (its label: BASELINE or the path)
+ROUNDS=${ROUNDS:-1}
+ONLY=${ONLY:-} # a regex: only the servers whose name matches it (e.g. ONLY=edge)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -33,21 +38,17 @@ cd "$ROOT"
 WORK=$(mktemp -d)
 chmod 755 "$WORK" # nginx workers run unprivileged when started as root
 pids=()
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -z "$BASELINE" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
+  remove_baseline_src
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# With BASELINE=<commit>, that commit's edge is built first (same target dir, so only the
-# workspace's own crates compile again) and kept aside, to run beside this tree's edge.
-if [ -n "$BASELINE" ]; then
-  git -C "$ROOT" worktree add --detach -q "$WORK/baseline-src" "$BASELINE"
-  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p switchyard-edge)
-  cp "$ROOT/target/release/switchyard-edge" "$WORK/switchyard-edge-baseline"
-  touch "$ROOT/edge-node/src/main.rs" # relink this tree's edge over the baseline's
-fi
+# With BASELINE=<commit> (or BASELINE_BIN), that edge also runs, beside this tree's.
+baseline_edge
 cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
 BIN="$ROOT/target/release"
 if [ -n "$BASELINE" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
@@ -56,27 +57,7 @@ fi
 
 # --- The bundle: a 2 KiB index.html, a 150 KiB fingerprinted JS file, a rewrite rule. ---
 SITE="$WORK/site"
-mkdir -p "$SITE/assets"
-python3 - "$SITE" <<'PY'
-import sys, random
-site = sys.argv[1]
-random.seed(7)
-head = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bench Shop</title>' \
-       '<link rel="stylesheet" href="/assets/app.css"></head><body><h1>Bench Shop</h1><ul>'
-items, n = [], 0
-while len(head) + sum(map(len, items)) < 2048 - 60:
-    items.append(f'<li class="p">Product {n} &mdash; €{random.randint(5, 99)}.90</li>')
-    n += 1
-page = (head + "".join(items) + '</ul><script type="module" src="/assets/app.3f9a1c2b.js"></script></body></html>')
-open(f"{site}/index.html", "w").write(page.ljust(2048)[:2048])
-words = ["cart", "item", "price", "total", "render", "state", "product", "checkout", "user", "order"]
-js = []
-while sum(map(len, js)) < 150 * 1024:
-    a, b = random.sample(words, 2)
-    js.append(f"export function {a}_{b}_{len(js)}(x) {{ return x.{a} * {random.randint(1, 999)} + (x.{b} ?? {len(js)}); }}\n")
-open(f"{site}/assets/app.3f9a1c2b.js", "w").write("".join(js)[:150 * 1024])
-open(f"{site}/_redirects", "w").write("/product/* /index.html 200\n")
-PY
+bench_site "$SITE"
 # nginx and static-web-server get the same files with .br/.gz next to them (their way of
 # serving precompressed files); the edge gets the bundle and precompresses at deploy.
 STATIC="$WORK/static"
@@ -85,34 +66,10 @@ rm "$STATIC/_redirects"
 gzip -9 -k "$STATIC/assets/app.3f9a1c2b.js" "$STATIC/index.html"
 brotli -q 11 -k "$STATIC/assets/app.3f9a1c2b.js" "$STATIC/index.html"
 
-wait_http() { # url host
-  for _ in $(seq 1 200); do
-    curl -fs -o /dev/null -H "Host: $2" "$1" && return 0
-    sleep 0.05
-  done
-  echo "server at $1 did not come up" >&2; exit 1
-}
-
 # --- Switchyard: control plane on the client core (idle during the runs), edge on the server core.
-export SWITCHYARD_ADMIN_TOKEN=sya_bench_0123456789abcdef
-taskset -c "$CLIENT_CPU" "$BIN/switchyard-control" --api-addr 127.0.0.1:0 --data "$WORK/cp" --base-domain bench.local \
-  >"$WORK/cp.out" 2>"$WORK/cp.log" & pids+=($!)
-for _ in $(seq 1 200); do grep -q "listening on" "$WORK/cp.out" 2>/dev/null && break; sleep 0.05; done
-API=$(sed -n 's/.*listening on //p' "$WORK/cp.out")
-cli() { SWITCHYARD_API="$API" SWITCHYARD_TOKEN="$SWITCHYARD_ADMIN_TOKEN" "$BIN/switchyard" "$@"; }
-EDGE_TOKEN=$(cli edge-token create --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-cli tenants create bench >/dev/null
-cli apps create shop --tenant bench >/dev/null
-cli deploy "$SITE" --app shop --promote >/dev/null
-taskset -c "$SERVER_CPU" "$BIN/switchyard-edge" --control-plane "$API" --token "$EDGE_TOKEN" \
-  --http-addr "127.0.0.1:$PORT_EDGE" --cache-dir "$WORK/edge" --base-domain bench.local 2>"$WORK/edge.log" >/dev/null & pids+=($!)
-wait_http "http://127.0.0.1:$PORT_EDGE/" shop.bench.local
-if [ -n "$BASELINE" ]; then
-  taskset -c "$SERVER_CPU" "$WORK/switchyard-edge-baseline" --control-plane "$API" --token "$EDGE_TOKEN" \
-    --http-addr "127.0.0.1:$PORT_BASE" --cache-dir "$WORK/edge-baseline" --base-domain bench.local \
-    2>"$WORK/edge-baseline.log" >/dev/null & pids+=($!)
-  wait_http "http://127.0.0.1:$PORT_BASE/" shop.bench.local
-fi
+control_plane_with "$CLIENT_CPU" "$SITE"
+start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
+[ -z "$BASELINE" ] || start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
 
 # --- nginx: one worker, sendfile, open_file_cache, no access log, precompressed files.
 mkdir -p "$WORK/nginx/logs"
@@ -209,20 +166,57 @@ bench() { # port host path header → "rps p50 p99"
   echo "$rps $p50 $p99"
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -c$CONNECTIONS -d$DURATION, servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU ($(nproc) CPUs, $(uname -m))"
-echo
-echo "| row | server | answer (status, encoding, bytes) | requests/s | p50 | p99 | edge ÷ this |"
-echo "|---|---|---|---:|---:|---:|---:|"
-for row in "${ROWS[@]}"; do
-  IFS='|' read -r name path header <<<"$row"
-  edge_rps=""
-  for server in "${SERVERS[@]}"; do
-    IFS='|' read -r sname port host <<<"$server"
-    if [[ "$sname" == bare* ]] && [ "$path" != "/" ]; then continue; fi
-    answer=$(check "$port" "$host" "$path" "$header")
-    read -r rps p50 p99 <<<"$(bench "$port" "$host" "$path" "$header")"
-    [ -z "$edge_rps" ] && edge_rps=$rps
-    ratio=$(python3 -c "print(f'{$edge_rps / $rps:.2f}')")
-    echo "| $name | $sname | $answer | $rps | $p50 | $p99 | $ratio |"
+# One cell per (round, row, server). Rounds alternate the servers' order (the edge first in
+# odd rounds, last in even ones), so a drift of the machine's speed during a round falls on
+# both sides of each ratio.
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+for round in $(seq 1 "$ROUNDS"); do
+  order=("${SERVERS[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[i]}"); done
+  fi
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r name path header <<<"$row"
+    for server in "${order[@]}"; do
+      IFS='|' read -r sname port host <<<"$server"
+      if [[ "$sname" == bare* ]] && [ "$path" != "/" ]; then continue; fi
+      if [ -n "$ONLY" ] && ! [[ "$sname" =~ $ONLY ]]; then continue; fi
+      answer=$(check "$port" "$host" "$path" "$header")
+      read -r rps p50 p99 <<<"$(bench "$port" "$host" "$path" "$header")"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$sname" "$answer" "$rps" "$p50" "$p99" >>"$RESULTS"
+    done
   done
 done
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU ($(nproc) CPUs, $(uname -m))"
+echo
+# With one round: each cell. With more: per row and server the median requests/s, and the
+# median over rounds of the edge's requests/s divided by that server's in the same round,
+# with the lowest and highest of those ratios.
+python3 - "$RESULTS" "$ROUNDS" <<'PY'
+import statistics, sys
+rows, rounds = {}, int(sys.argv[2])
+for line in open(sys.argv[1]):
+    rnd, row, server, answer, rps, p50, p99 = line.rstrip("\n").split("\t")
+    rows.setdefault(row, {}).setdefault(server, []).append((int(rnd), answer, float(rps), p50, p99))
+if rounds == 1:
+    print("| row | server | answer (status, encoding, bytes) | requests/s | p50 | p99 | edge ÷ this |")
+    print("|---|---|---|---:|---:|---:|---:|")
+else:
+    print("| row | server | answer (status, encoding, bytes) | requests/s (median) | edge ÷ this (median) | lowest–highest |")
+    print("|---|---|---|---:|---:|---|")
+for row, servers in rows.items():
+    edge = {r: rps for r, _, rps, _, _ in servers.get("switchyard-edge", [])}
+    for server, cells in servers.items():
+        ratios = [edge[r] / rps for r, _, rps, _, _ in cells if r in edge]
+        ratio = f"{statistics.median(ratios):.2f}" if ratios else "-"
+        if rounds == 1:
+            _, answer, rps, p50, p99 = cells[0]
+            print(f"| {row} | {server} | {answer} | {rps:.2f} | {p50} | {p99} | {ratio} |")
+        else:
+            median = statistics.median(rps for _, _, rps, _, _ in cells)
+            spread = f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "-"
+            print(f"| {row} | {server} | {cells[0][1]} | {median:.0f} | {ratio} | {spread} |")
+PY

@@ -21,54 +21,31 @@ command -v valgrind >/dev/null && command -v wrk >/dev/null || {
 cd "$ROOT"
 WORK=$(mktemp -d)
 pids=()
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -z "$BASELINE" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
+  remove_baseline_src
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-if [ -z "$BASELINE_BIN" ] && [ -n "$BASELINE" ]; then
-  git -C "$ROOT" worktree add --detach -q "$WORK/baseline-src" "$BASELINE"
-  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p switchyard-edge)
-  cp "$ROOT/target/release/switchyard-edge" "$WORK/edge-baseline"
-  touch "$ROOT/edge-node/src/main.rs"
-  BASELINE_BIN="$WORK/edge-baseline"
-fi
+baseline_edge
+[ -z "$BASELINE" ] || BASELINE_BIN="$WORK/switchyard-edge-baseline"
 # The same package set as http.sh, so both reuse one set of release artifacts.
 cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
 BIN="$ROOT/target/release"
 
-SITE="$WORK/site"
-mkdir -p "$SITE/assets"
-python3 -c "open('$SITE/index.html','w').write(('<!doctype html><title>Bench</title><h1>Bench</h1>'+'<p>product</p>'*300)[:2048])"
-head -c 60000 /dev/urandom | base64 >"$SITE/assets/app.3f9a1c2b.js"
-
-export SWITCHYARD_ADMIN_TOKEN=sya_bench_0123456789abcdef
-"$BIN/switchyard-control" --api-addr 127.0.0.1:0 --data "$WORK/cp" --base-domain bench.local >"$WORK/cp.out" 2>"$WORK/cp.log" &
-pids+=($!)
-for _ in $(seq 1 200); do grep -q "listening on" "$WORK/cp.out" 2>/dev/null && break; sleep 0.05; done
-API=$(sed -n 's/.*listening on //p' "$WORK/cp.out")
-cli() { SWITCHYARD_API="$API" SWITCHYARD_TOKEN="$SWITCHYARD_ADMIN_TOKEN" "$BIN/switchyard" "$@"; }
-EDGE_TOKEN=$(cli edge-token create --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-cli tenants create bench >/dev/null
-cli apps create shop --tenant bench >/dev/null
-cli deploy "$SITE" --app shop --promote >/dev/null
+bench_site "$WORK/site"
+control_plane_with 1 "$WORK/site"
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("/ new visitor|/|" "/ returning visitor|/|$COOKIE" "asset, returning visitor|/assets/app.3f9a1c2b.js|$COOKIE")
 
 measure() { # name binary port → one table row per ROWS entry
   local name=$1 bin=$2 port=$3
-  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p" "$bin" --control-plane "$API" \
-    --token "$EDGE_TOKEN" --http-addr "127.0.0.1:$port" --cache-dir "$WORK/edge.$port" \
-    --base-domain bench.local >/dev/null 2>"$WORK/edge.$port.log" &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 600); do
-    curl -fs -o /dev/null -H "Host: shop.bench.local" "http://127.0.0.1:$port/" && break
-    sleep 0.1
-  done
+  start_edge "$bin" 0 "$port" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p"
+  local pid=${pids[-1]}
   for row in "${ROWS[@]}"; do
     IFS='|' read -r label path header <<<"$row"
     # Warm up (memory cache, allocator), then count only the measured run.
@@ -92,4 +69,4 @@ echo
 echo "| row | edge | requests | instructions | per request |"
 echo "|---|---|---:|---:|---:|"
 measure "this tree ($(git -C "$ROOT" rev-parse --short HEAD))" "$BIN/switchyard-edge" 18090
-[ -z "$BASELINE_BIN" ] || measure "baseline ${BASELINE:-$BASELINE_BIN}" "$BASELINE_BIN" 18091
+[ -z "$BASELINE_BIN" ] || measure "baseline $BASELINE" "$BASELINE_BIN" 18091

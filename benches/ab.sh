@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# This tree's edge against another build of it, both serving at the same time on one core:
+# the two edges share CPU $SERVER_CPU (the scheduler gives each about half), two `wrk`s share
+# CPU $CLIENT_CPU, one per edge, same connections and duration. Whatever slows the machine
+# during a cell (other tenants, frequency) slows both edges alike, so the ratio of their
+# requests/s is the ratio of their cost per request even when the absolute numbers swing by
+# 2x between cells (as they do on these shared machines, see README.md).
+#
+#   BASELINE=9e2eded bash benches/ab.sh                 # builds that commit's edge first
+#   BASELINE_BIN=/path/to/switchyard-edge bash benches/ab.sh
+#   ROUNDS=7 DURATION=5s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1   (the defaults)
+#
+# Rows: the bundle of http.sh; `/` from a new visitor (no cookies, as wrk sends) and from a
+# returning one (`sy_id` and `sy_v` cookies), the JS file with brotli, a 404 and a rewrite.
+# Prints per row the median over rounds of (this tree's requests/s ÷ the baseline's), with
+# the lowest and highest round, as a Markdown table for benches/README.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-7}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+BASELINE=${BASELINE:-}
+BASELINE_BIN=${BASELINE_BIN:-}
+PORT_EDGE=18180 PORT_BASE=18181
+[ -n "$BASELINE$BASELINE_BIN" ] || { echo "set BASELINE=<commit> or BASELINE_BIN=<edge binary>" >&2; exit 2; }
+command -v wrk >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+}
+cd "$ROOT"
+WORK=$(mktemp -d)
+pids=()
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  remove_baseline_src
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+baseline_edge
+cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
+BIN="$ROOT/target/release"
+if cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
+  echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
+fi
+
+bench_site "$WORK/site"
+control_plane_with "$CLIENT_CPU" "$WORK/site"
+start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
+start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
+
+COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
+ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
+  "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|"
+  "_redirects rewrite|/product/123|")
+
+both() { # seconds path header → "this baseline" requests completed
+  local w=() p
+  for p in "$PORT_EDGE" "$PORT_BASE"; do
+    taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" "-d$1" -H "Host: shop.bench.local" ${3:+-H "$3"} \
+      "http://127.0.0.1:$p$2" >"$WORK/wrk.$p" &
+    w+=($!)
+  done
+  wait "${w[@]}"
+  echo "$(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_EDGE") $(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_BASE")"
+}
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r name path header <<<"$row"
+  # Both answer alike (status, encoding, bytes) before any timing.
+  answers=()
+  for p in "$PORT_EDGE" "$PORT_BASE"; do
+    answers+=("$(curl -s -o /dev/null -w '%{http_code} %header{content-encoding} %{size_download}' \
+      -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$p$path")")
+  done
+  both 2s "$path" "$header" >/dev/null # warm-up: connections, caches, the allocator
+  for round in $(seq 1 "$ROUNDS"); do
+    read -r a b <<<"$(both "$DURATION" "$path" "$header")"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" >>"$RESULTS"
+  done
+done
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) both edges on CPU $SERVER_CPU at once, two wrk -t1 -c$CONNECTIONS -d$DURATION on CPU $CLIENT_CPU, $ROUNDS rounds ($(nproc) CPUs)"
+echo
+echo "this tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- edge-node crates || echo ' + uncommitted changes'); baseline: $BASELINE"
+echo
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, answer, base_answer, a, b = line.rstrip("\n").split("\t")
+    rows.setdefault(name, (answer, base_answer, []))[2].append((int(a), int(b)))
+print("| row | answer (this / baseline) | requests, this tree (median) | requests, baseline (median) | this ÷ baseline (median) | lowest–highest |")
+print("|---|---|---:|---:|---:|---|")
+for name, (answer, base_answer, cells) in rows.items():
+    ratios = sorted(a / b for a, b in cells)
+    print(f"| {name} | {answer} / {base_answer} | {statistics.median(a for a, _ in cells):.0f} "
+          f"| {statistics.median(b for _, b in cells):.0f} | {statistics.median(ratios):.3f} "
+          f"| {ratios[0]:.3f}–{ratios[-1]:.3f} |")
+PY

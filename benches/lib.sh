@@ -1,0 +1,85 @@
+# Shared by the benchmark scripts (sourced, not run): the bench bundle, a control plane with
+# it deployed, edges following it, and the baseline edge of BASELINE / BASELINE_BIN.
+# Expects ROOT and WORK to be set and a `pids` array (killed by the caller's cleanup).
+
+# Writes the bench bundle to $1: a 2 KiB index.html, a 150 KiB fingerprinted JS file and one
+# `_redirects` rewrite (`/product/* /index.html 200`). Deterministic (seeded).
+bench_site() {
+  mkdir -p "$1/assets"
+  python3 - "$1" <<'PY'
+import sys, random
+site = sys.argv[1]
+random.seed(7)
+head = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bench Shop</title>' \
+       '<link rel="stylesheet" href="/assets/app.css"></head><body><h1>Bench Shop</h1><ul>'
+items, n = [], 0
+while len(head) + sum(map(len, items)) < 2048 - 60:
+    items.append(f'<li class="p">Product {n} &mdash; €{random.randint(5, 99)}.90</li>')
+    n += 1
+page = (head + "".join(items) + '</ul><script type="module" src="/assets/app.3f9a1c2b.js"></script></body></html>')
+open(f"{site}/index.html", "w").write(page.ljust(2048)[:2048])
+words = ["cart", "item", "price", "total", "render", "state", "product", "checkout", "user", "order"]
+js = []
+while sum(map(len, js)) < 150 * 1024:
+    a, b = random.sample(words, 2)
+    js.append(f"export function {a}_{b}_{len(js)}(x) {{ return x.{a} * {random.randint(1, 999)} + (x.{b} ?? {len(js)}); }}\n")
+open(f"{site}/assets/app.3f9a1c2b.js", "w").write("".join(js)[:150 * 1024])
+open(f"{site}/_redirects", "w").write("/product/* /index.html 200\n")
+PY
+}
+
+wait_http() { # url host (up to a minute: an edge under valgrind starts slowly)
+  for _ in $(seq 1 1200); do
+    curl -fs -o /dev/null -H "Host: $2" "$1" && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not come up" >&2
+  exit 1
+}
+
+# Builds BASELINE's edge (a commit) into $WORK/switchyard-edge-baseline, or copies
+# BASELINE_BIN there; sets BASELINE to a label. Nothing without either.
+baseline_edge() {
+  if [ -n "${BASELINE_BIN:-}" ]; then
+    cp "$BASELINE_BIN" "$WORK/switchyard-edge-baseline"
+    BASELINE=${BASELINE:-$BASELINE_BIN}
+  elif [ -n "${BASELINE:-}" ]; then
+    # Same target dir, so only the workspace's own crates compile again.
+    git -C "$ROOT" worktree add --detach -q "$WORK/baseline-src" "$BASELINE"
+    (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p switchyard-edge)
+    cp "$ROOT/target/release/switchyard-edge" "$WORK/switchyard-edge-baseline"
+    touch "$ROOT/edge-node/src/main.rs" # relink this tree's edge over the baseline's
+  fi
+}
+
+remove_baseline_src() {
+  [ ! -d "$WORK/baseline-src" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
+}
+
+# Starts a control plane (on CPU $1), deploys the bundle at $2 as app `shop` and promotes it;
+# sets API and EDGE_TOKEN. Hosts: `shop.bench.local`.
+control_plane_with() {
+  export SWITCHYARD_ADMIN_TOKEN=sya_bench_0123456789abcdef
+  taskset -c "$1" "$BIN/switchyard-control" --api-addr 127.0.0.1:0 --data "$WORK/cp" --base-domain bench.local \
+    >"$WORK/cp.out" 2>"$WORK/cp.log" &
+  pids+=($!)
+  for _ in $(seq 1 200); do grep -q "listening on" "$WORK/cp.out" 2>/dev/null && break; sleep 0.05; done
+  API=$(sed -n 's/.*listening on //p' "$WORK/cp.out")
+  EDGE_TOKEN=$(bench_cli edge-token create --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  bench_cli tenants create bench >/dev/null
+  bench_cli apps create shop --tenant bench >/dev/null
+  bench_cli deploy "$2" --app shop --promote >/dev/null
+}
+
+bench_cli() { SWITCHYARD_API="$API" SWITCHYARD_TOKEN="$SWITCHYARD_ADMIN_TOKEN" "$BIN/switchyard" "$@"; }
+
+# Starts the edge binary $1 on CPU $2, port $3, following the control plane; waits for it.
+# Any further arguments go before the binary (e.g. a profiler).
+start_edge() {
+  local bin=$1 cpu=$2 port=$3
+  shift 3
+  taskset -c "$cpu" "$@" "$bin" --control-plane "$API" --token "$EDGE_TOKEN" --http-addr "127.0.0.1:$port" \
+    --cache-dir "$WORK/edge.$port" --base-domain bench.local >/dev/null 2>"$WORK/edge.$port.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/" shop.bench.local
+}
