@@ -236,6 +236,9 @@ fn common_headers(h: &mut HeaderMap, host: &Host, site: &Site) {
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = Response::new(Body::Bytes(Some(bytes::Bytes::from_static(text.as_bytes()))));
     *res.status_mut() = status;
+    // Room for what `site_plain_of`, a `Location` and the cookies add (an empty map's first
+    // insert makes room for 6, and the 7th rehashes).
+    *res.headers_mut() = HeaderMap::with_capacity(12);
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
