@@ -8,7 +8,8 @@
 #     refuses handshakes without SNI, so it is not used.)
 # Each server is pinned to one core (SERVER_CPU), the load generator to another (CLIENT_CPU).
 #
-#   bash benches/tls.sh          # DURATION=10s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
+#   bash benches/tls.sh          # DURATION=10s ROUNDS=3 CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
+# Both servers prefer the same cipher suites (AES-128-GCM first, the server's order).
 #
 # wrk sends the URL's host as SNI, so `shop.bench.example` must resolve to 127.0.0.1: the
 # script adds that line to /etc/hosts if it is missing (and says so). Installs wrk, nginx and
@@ -16,6 +17,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -116,6 +118,10 @@ http {
     ssl_certificate $WORK/fullchain.pem;
     ssl_certificate_key $WORK/leaf.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # The edge's order of cipher suites, the server's choice (as the edge does).
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     root $WORK/site;
@@ -128,31 +134,51 @@ wait_https "$PORT_NGINX"
 rps() { # wrk output → requests/s
   awk '/Requests\/sec/ {print $2}'
 }
-keepalive() { # port
-  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "https://$DOMAIN:$1/" | rps
+keepalive() { # port duration
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2" "https://$DOMAIN:$1/" | rps
 }
-handshakes_wrk() { # port
-  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
+handshakes_wrk() { # port duration
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
 }
-handshakes_one() { # port
-  taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$DURATION" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
+handshakes_one() { # port duration
+  taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$2" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
 }
-answer() { # port → "status protocol bytes" of one HTTP/1.1 curl with the CA (what wrk speaks)
-  curl -s -o /dev/null --http1.1 --cacert "$WORK/ca.pem" -w '%{http_code} h%{http_version} %{size_download}' \
-    "https://$DOMAIN:$1/"
+answer() { # port → "status protocol bytes cipher" of one HTTP/1.1 curl with the CA (what wrk speaks)
+  local cipher
+  cipher=$(openssl s_client -connect "127.0.0.1:$1" -servername "$DOMAIN" </dev/null 2>/dev/null |
+    sed -n 's/.*Cipher is \(.*\)/\1/p' | head -1)
+  echo "$(curl -s -o /dev/null --http1.1 --cacert "$WORK/ca.pem" -w '%{http_code} h%{http_version} %{size_download}' \
+    "https://$DOMAIN:$1/") $cipher"
 }
 
-echo "| measure | server | answer (status, protocol, bytes) | per second | edge ÷ this |"
-echo "|---|---|---|---:|---:|"
+# ROUNDS rounds per measure, the two servers in alternating order, each cell after a 2 s
+# warm-up; the medians of requests/s and of the per-round ratio edge ÷ nginx.
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -d$DURATION, $ROUNDS round(s), servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+echo
+echo "| measure | server | answer (status, protocol, bytes, cipher) | per second (median) | edge ÷ this (median) | lowest–highest |"
+echo "|---|---|---|---:|---:|---|"
 for measure in keepalive handshakes_wrk handshakes_one; do
-  edge=$($measure "$PORT_EDGE")
-  nginx=$($measure "$PORT_NGINX")
+  edge=() nginx=()
+  for round in $(seq 1 "$ROUNDS"); do
+    order=("$PORT_EDGE" "$PORT_NGINX")
+    ((round % 2 == 1)) || order=("$PORT_NGINX" "$PORT_EDGE")
+    for port in "${order[@]}"; do
+      $measure "$port" 2s >/dev/null
+      if [ "$port" = "$PORT_EDGE" ]; then edge+=("$($measure "$port" "$DURATION")"); else nginx+=("$($measure "$port" "$DURATION")"); fi
+    done
+  done
   label=$measure
   case $measure in
     keepalive) label="keep-alive requests (wrk -c$CONNECTIONS, HTTP/1.1)" ;;
     handshakes_wrk) label="full handshakes (wrk -c$CONNECTIONS, Connection: close)" ;;
     handshakes_one) label="full handshakes (wrk -c1, Connection: close)" ;;
   esac
-  echo "| $label | switchyard-edge | $(answer "$PORT_EDGE") | $edge | 1.00 |"
-  echo "| $label | nginx | $(answer "$PORT_NGINX") | $nginx | $(python3 -c "print(f'{$edge / $nginx:.2f}')") |"
+  python3 - "$label" "$(answer "$PORT_EDGE")" "$(answer "$PORT_NGINX")" "${edge[*]}" "${nginx[*]}" <<'PY'
+import statistics, sys
+label, edge_answer, nginx_answer = sys.argv[1:4]
+edge, nginx = [list(map(float, a.split())) for a in sys.argv[4:6]]
+ratios = sorted(e / n for e, n in zip(edge, nginx))
+print(f"| {label} | switchyard-edge | {edge_answer} | {statistics.median(edge):.0f} | 1.00 | |")
+print(f"| {label} | nginx | {nginx_answer} | {statistics.median(nginx):.0f} | {statistics.median(ratios):.2f} | {ratios[0]:.2f}–{ratios[-1]:.2f} |")
+PY
 done

@@ -135,6 +135,11 @@ pub fn alpn(stream: &TlsStream<TcpStream>) -> Option<String> {
     stream.get_ref().1.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned())
 }
 
+/// The cipher suite the handshake settled on, e.g. `TLS13_AES_128_GCM_SHA256`.
+pub fn cipher_suite(stream: &TlsStream<TcpStream>) -> String {
+    stream.get_ref().1.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default()
+}
+
 /// A response read off a kept-alive HTTP/1.1 connection.
 #[derive(Debug)]
 pub struct Response {

@@ -331,6 +331,9 @@ async fn sni_picks_each_merchants_certificate_and_replacement_needs_no_restart()
     assert_eq!(tls::alpn(&stream).as_deref(), Some("h2"));
     let stream = tls::handshake(&h1, &addr, "shop.example.com").await.unwrap();
     assert_eq!(tls::alpn(&stream).as_deref(), Some("http/1.1"));
+    // The edge's order of cipher suites wins over the client's (ring's default client order
+    // asks for AES-256-GCM-SHA384 first).
+    assert_eq!(tls::cipher_suite(&stream), "TLS13_AES_128_GCM_SHA256");
 
     // Replace shop's certificate while a client keeps a connection open.
     let mut open = tls::handshake(&h1, &addr, "shop.example.com").await.unwrap();
