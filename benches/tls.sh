@@ -91,6 +91,7 @@ cli certs add --domain "$DOMAIN" --cert "$WORK/fullchain.pem" --key "$WORK/leaf.
 taskset -c "$SERVER_CPU" "$BIN/switchyard-edge" --control-plane "$API" --token "$EDGE_TOKEN" \
   --http-addr "127.0.0.1:$PORT_EDGE_HTTP" --https-addr "127.0.0.1:$PORT_EDGE" --cache-dir "$WORK/edge" \
   --base-domain bench.local 2>"$WORK/edge.log" >/dev/null & pids+=($!)
+EDGE_PID=$!
 wait_https "$PORT_EDGE"
 
 # --- nginx: one worker, same certificate and file, session cache and tickets on, h2 offered.
@@ -130,9 +131,10 @@ http {
 CONF
 taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx.err" & pids+=($!)
 wait_https "$PORT_NGINX"
+NGINX_PID=$(pgrep -P "$(cat "$WORK/nginx/nginx.pid" 2>/dev/null || pgrep -f "nginx -c $WORK/nginx.conf" | head -1)" | head -1)
 
-rps() { # wrk output → requests/s
-  awk '/Requests\/sec/ {print $2}'
+rps() { # wrk output → "requests/s requests"
+  awk '/requests in/ {n = $1} /Requests\/sec/ {r = $2} END {print r, n}'
 }
 keepalive() { # port duration
   taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2" "https://$DOMAIN:$1/" | rps
@@ -143,6 +145,16 @@ handshakes_wrk() { # port duration
 handshakes_one() { # port duration
   taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$2" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
 }
+cpu_ticks() { # pid → user + system clock ticks so far
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+cell() { # measure port pid → "requests/s server-CPU-µs-per-request"
+  local before after rps n
+  before=$(cpu_ticks "$3")
+  read -r rps n <<<"$($1 "$2" "$DURATION")"
+  after=$(cpu_ticks "$3")
+  echo "$rps $(python3 -c "print(f'{($after - $before) * 1e6 / $(getconf CLK_TCK) / $n:.0f}')")"
+}
 answer() { # port → "status protocol bytes cipher" of one HTTP/1.1 curl with the CA (what wrk speaks)
   local cipher
   cipher=$(openssl s_client -connect "127.0.0.1:$1" -servername "$DOMAIN" </dev/null 2>/dev/null |
@@ -152,19 +164,24 @@ answer() { # port → "status protocol bytes cipher" of one HTTP/1.1 curl with t
 }
 
 # ROUNDS rounds per measure, the two servers in alternating order, each cell after a 2 s
-# warm-up; the medians of requests/s and of the per-round ratio edge ÷ nginx.
+# warm-up; the medians of requests/s and of the per-round ratio edge ÷ nginx, and the server
+# process's CPU time (user + system, from /proc) per request: with one wrk thread the client
+# can be the limit of the handshake rows, and then the server's CPU per handshake is what
+# tells the servers apart.
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -d$DURATION, $ROUNDS round(s), servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
 echo
-echo "| measure | server | answer (status, protocol, bytes, cipher) | per second (median) | edge ÷ this (median) | lowest–highest |"
-echo "|---|---|---|---:|---:|---|"
+echo "| measure | server | answer (status, protocol, bytes, cipher) | per second (median) | edge ÷ this (median) | lowest–highest | server CPU µs per request (median) |"
+echo "|---|---|---|---:|---:|---|---:|"
 for measure in keepalive handshakes_wrk handshakes_one; do
-  edge=() nginx=()
+  edge=() nginx=() edge_cpu=() nginx_cpu=()
   for round in $(seq 1 "$ROUNDS"); do
-    order=("$PORT_EDGE" "$PORT_NGINX")
-    ((round % 2 == 1)) || order=("$PORT_NGINX" "$PORT_EDGE")
-    for port in "${order[@]}"; do
+    order=(edge nginx)
+    ((round % 2 == 1)) || order=(nginx edge)
+    for server in "${order[@]}"; do
+      if [ "$server" = edge ]; then port=$PORT_EDGE pid=$EDGE_PID; else port=$PORT_NGINX pid=$NGINX_PID; fi
       $measure "$port" 2s >/dev/null
-      if [ "$port" = "$PORT_EDGE" ]; then edge+=("$($measure "$port" "$DURATION")"); else nginx+=("$($measure "$port" "$DURATION")"); fi
+      read -r rps cpu <<<"$(cell "$measure" "$port" "$pid")"
+      if [ "$server" = edge ]; then edge+=("$rps") edge_cpu+=("$cpu"); else nginx+=("$rps") nginx_cpu+=("$cpu"); fi
     done
   done
   label=$measure
@@ -173,12 +190,14 @@ for measure in keepalive handshakes_wrk handshakes_one; do
     handshakes_wrk) label="full handshakes (wrk -c$CONNECTIONS, Connection: close)" ;;
     handshakes_one) label="full handshakes (wrk -c1, Connection: close)" ;;
   esac
-  python3 - "$label" "$(answer "$PORT_EDGE")" "$(answer "$PORT_NGINX")" "${edge[*]}" "${nginx[*]}" <<'PY'
+  python3 - "$label" "$(answer "$PORT_EDGE")" "$(answer "$PORT_NGINX")" "${edge[*]}" "${nginx[*]}" \
+    "${edge_cpu[*]}" "${nginx_cpu[*]}" <<'PY'
 import statistics, sys
 label, edge_answer, nginx_answer = sys.argv[1:4]
-edge, nginx = [list(map(float, a.split())) for a in sys.argv[4:6]]
+edge, nginx, edge_cpu, nginx_cpu = [list(map(float, a.split())) for a in sys.argv[4:8]]
 ratios = sorted(e / n for e, n in zip(edge, nginx))
-print(f"| {label} | switchyard-edge | {edge_answer} | {statistics.median(edge):.0f} | 1.00 | |")
-print(f"| {label} | nginx | {nginx_answer} | {statistics.median(nginx):.0f} | {statistics.median(ratios):.2f} | {ratios[0]:.2f}–{ratios[-1]:.2f} |")
+print(f"| {label} | switchyard-edge | {edge_answer} | {statistics.median(edge):.0f} | 1.00 | | {statistics.median(edge_cpu):.0f} |")
+print(f"| {label} | nginx | {nginx_answer} | {statistics.median(nginx):.0f} | {statistics.median(ratios):.2f} "
+      f"| {ratios[0]:.2f}–{ratios[-1]:.2f} | {statistics.median(nginx_cpu):.0f} |")
 PY
 done
