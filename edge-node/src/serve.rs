@@ -30,11 +30,59 @@ static PRIVATE_REVALIDATE: HeaderValue = HeaderValue::from_static("private, max-
 static ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 const X_ROBOTS_TAG: HeaderName = HeaderName::from_static("x-robots-tag");
 
+/// The request headers `respond` reads, found in one pass over the request's map: a request
+/// carries a handful of headers, and a hashed look-up that misses (most of these, on most
+/// requests) costs about as much as walking them. Each is the first value of its name, as
+/// `HeaderMap::get` gives.
+#[derive(Default)]
+struct RequestHeaders<'a> {
+    host: Option<&'a HeaderValue>,
+    accept: Option<&'a HeaderValue>,
+    accept_encoding: Option<&'a HeaderValue>,
+    range: Option<&'a HeaderValue>,
+    if_none_match: Option<&'a HeaderValue>,
+    if_modified_since: Option<&'a HeaderValue>,
+    if_range: Option<&'a HeaderValue>,
+    /// Some `Cookie` header is there (`tagging::Cookies::read` reads them all).
+    cookie: bool,
+}
+
+impl<'a> RequestHeaders<'a> {
+    fn scan(map: &'a HeaderMap) -> RequestHeaders<'a> {
+        let mut h = RequestHeaders::default();
+        for (name, value) in map {
+            let slot = if name == header::HOST {
+                &mut h.host
+            } else if name == header::ACCEPT_ENCODING {
+                &mut h.accept_encoding
+            } else if name == header::ACCEPT {
+                &mut h.accept
+            } else if name == header::COOKIE {
+                h.cookie = true;
+                continue;
+            } else if name == header::IF_NONE_MATCH {
+                &mut h.if_none_match
+            } else if name == header::IF_MODIFIED_SINCE {
+                &mut h.if_modified_since
+            } else if name == header::RANGE {
+                &mut h.range
+            } else if name == header::IF_RANGE {
+                &mut h.if_range
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        h
+    }
+}
+
 /// Answers one request from `routes`; `secure` says whether it came over TLS.
 pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
     let started = std::time::Instant::now();
+    let headers = RequestHeaders::scan(req.headers());
     // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
+    let host = headers.host.and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
     let Some(host) = routes.host(&normalize_host(host)) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
@@ -73,21 +121,22 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
         }
     };
     // Which version serves this visitor (split, skew protection; see `tagging`).
-    let navigation = resolve::is_navigation(&path, req.headers());
-    let mut choice = tagging::choose(host, tagging::Cookies::read(req.headers()), navigation, tagging::now);
+    let navigation = resolve::is_navigation(&path, headers.accept);
+    let cookies = if headers.cookie { tagging::Cookies::read(req.headers()) } else { tagging::Cookies::default() };
+    let mut choice = tagging::choose(host, cookies, navigation, tagging::now);
     let mut site = choice.site;
-    let mut resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
+    let mut resolved = resolve::resolve(site, &path, navigation, req.uri().query());
     if choice.pinned && resolved.is_not_found() {
         // The retained version lacks the path: the visitor's current version may have it.
         site = choice.fallback;
-        resolved = resolve::resolve(site, &path, req.headers(), req.uri().query());
+        resolved = resolve::resolve(site, &path, navigation, req.uri().query());
     }
     if !navigation && resolved.is_not_found() {
         // With a split on, the asset may be another split version's (the one whose page
         // asked for it); nothing to try otherwise. Only ever after a 404.
         let tried = [choice.site.tag.version, site.tag.version];
         if let Some((other, file)) = tagging::split_others(host, tried).find_map(|other| {
-            resolve::exact_file(other, &path, req.headers(), req.uri().query()).map(|file| (other, file))
+            resolve::exact_file(other, &path, navigation, req.uri().query()).map(|file| (other, file))
         }) {
             site = other;
             resolved = Resolved::File { file, status: StatusCode::OK };
@@ -97,7 +146,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     // `page`: an HTML file answered to GET (a page view if its status is 200 or 304).
     let (mut res, from_file, page) = match resolved {
         Resolved::File { file, status } => {
-            (serve_file(host, site, file, status, req.headers(), head), true, file.page && !head)
+            (serve_file(host, site, file, status, &headers, head), true, file.page && !head)
         }
         Resolved::Redirect { status, location } => {
             let mut res = site_plain_of(host, site, status, "");
@@ -147,12 +196,12 @@ fn serve_file(
     site: &Site,
     file: &File,
     status: StatusCode,
-    req: &HeaderMap,
+    req: &RequestHeaders<'_>,
     head: bool,
 ) -> Response<Body> {
-    let ranged = status == StatusCode::OK && !head && req.contains_key(header::RANGE);
+    let ranged = status == StatusCode::OK && !head && req.range.is_some();
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
-    let chosen = if ranged { None } else { negotiate::encoding(req.get(header::ACCEPT_ENCODING), &file.encodings) };
+    let chosen = if ranged { None } else { negotiate::encoding(req.accept_encoding, &file.encodings) };
     let repr = match chosen {
         Some(i) => &file.encodings[i].1,
         None => &file.identity,
@@ -170,13 +219,13 @@ fn serve_file(
         *res.body_mut() = full(repr);
         return res;
     }
-    if negotiate::not_modified(req, &repr.etag, site.modified) {
+    if negotiate::not_modified(req.if_none_match, req.if_modified_since, &repr.etag, site.modified) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res.headers_mut().remove(header::CONTENT_LENGTH);
         return res;
     }
-    if ranged && negotiate::if_range_holds(req, &repr.etag, site.modified) {
-        match negotiate::range(req.get(header::RANGE), repr.size) {
+    if ranged && negotiate::if_range_holds(req.if_range, &repr.etag, site.modified) {
+        match negotiate::range(req.range, repr.size) {
             negotiate::Range::Full => {}
             negotiate::Range::Part(start, end) => {
                 *res.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -276,3 +325,6 @@ fn https_redirect<B>(host: &Host, req: &Request<B>, port: u16) -> Response<Body>
         Err(_) => site_plain(host, StatusCode::BAD_REQUEST, "bad request: unusable host\n"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,7 @@
 
 use std::time::SystemTime;
 
-use http::HeaderMap;
-use http::header::{self, HeaderValue};
+use http::header::HeaderValue;
 use switchyard_model::Encoding;
 
 use crate::sites::Representation;
@@ -66,17 +65,22 @@ fn unix_secs(t: SystemTime) -> u64 {
 }
 
 /// RFC 9110 §13.2.2: `If-None-Match` decides when present; otherwise `If-Modified-Since`.
-pub(super) fn not_modified(req: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
-    if let Some(inm) = req.get(header::IF_NONE_MATCH) {
+pub(super) fn not_modified(
+    if_none_match: Option<&HeaderValue>,
+    if_modified_since: Option<&HeaderValue>,
+    etag: &HeaderValue,
+    modified: SystemTime,
+) -> bool {
+    if let Some(inm) = if_none_match {
         return etag_list_matches(inm, etag);
     }
-    let Some(since) = req.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(since) = if_modified_since.and_then(|v| v.to_str().ok()) else { return false };
     httpdate::parse_http_date(since).is_ok_and(|since| unix_secs(modified) <= unix_secs(since))
 }
 
 /// `If-Range`: serve the range only if the validator still matches (strong comparison).
-pub(super) fn if_range_holds(req: &HeaderMap, etag: &HeaderValue, modified: SystemTime) -> bool {
-    let Some(value) = req.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) else { return true };
+pub(super) fn if_range_holds(if_range: Option<&HeaderValue>, etag: &HeaderValue, modified: SystemTime) -> bool {
+    let Some(value) = if_range.and_then(|v| v.to_str().ok()) else { return true };
     if value.starts_with('"') {
         return value.as_bytes() == etag.as_bytes();
     }
@@ -128,6 +132,8 @@ pub(super) fn range(value: Option<&HeaderValue>, size: u64) -> Range {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
+    use http::header;
 
     fn v(s: &str) -> HeaderValue {
         HeaderValue::from_str(s).unwrap()
@@ -166,6 +172,10 @@ mod tests {
     fn conditionals() {
         let etag = v("\"abc\"");
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let not_modified = |h: &HeaderMap, etag: &HeaderValue, t| {
+            not_modified(h.get(header::IF_NONE_MATCH), h.get(header::IF_MODIFIED_SINCE), etag, t)
+        };
+        let if_range_holds = |h: &HeaderMap, etag: &HeaderValue, t| if_range_holds(h.get(header::IF_RANGE), etag, t);
         let mut h = HeaderMap::new();
         h.insert(header::IF_NONE_MATCH, v("\"x\", W/\"abc\""));
         assert!(not_modified(&h, &etag, t));

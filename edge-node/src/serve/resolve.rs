@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use http::StatusCode;
-use http::header::{self, HeaderMap};
+use http::header::HeaderValue;
 use switchyard_model::rules::TrailingSlash;
 
 use crate::sites::{File, Site};
@@ -106,10 +106,11 @@ enum Static<'a> {
     Redirect(String),
 }
 
+/// What `site` answers for `path`; `navigation` (see [`is_navigation`]) allows the SPA fallback.
 pub(super) fn resolve<'a>(
     site: &'a Site,
     path: &RequestPath<'_>,
-    headers: &HeaderMap,
+    navigation: bool,
     query: Option<&str>,
 ) -> Resolved<'a> {
     if path.impossible {
@@ -150,7 +151,7 @@ pub(super) fn resolve<'a>(
         None => {}
     }
     if let Some(fallback) = &site.spa_fallback
-        && is_navigation(path, headers)
+        && navigation
         && let Some(file) = site.file(fallback)
     {
         return Resolved::File { file, status: StatusCode::OK };
@@ -164,11 +165,11 @@ pub(super) fn resolve<'a>(
 pub(super) fn exact_file<'a>(
     site: &'a Site,
     path: &RequestPath<'_>,
-    headers: &HeaderMap,
+    navigation: bool,
     query: Option<&str>,
 ) -> Option<&'a File> {
     let file = site.file(&path.key)?;
-    match resolve(site, path, headers, query) {
+    match resolve(site, path, navigation, query) {
         Resolved::File { file: served, status: StatusCode::OK } if std::ptr::eq(served, file) => Some(file),
         _ => None,
     }
@@ -251,9 +252,9 @@ fn last_segment(key: &str) -> &str {
 }
 
 /// A request for a page rather than an asset: no file extension, or `Accept: text/html`.
-pub(super) fn is_navigation(path: &RequestPath<'_>, headers: &HeaderMap) -> bool {
+pub(super) fn is_navigation(path: &RequestPath<'_>, accept: Option<&HeaderValue>) -> bool {
     !last_segment(&path.key).contains('.')
-        || headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+        || accept.and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
 /// Characters percent-encoded in one path segment: controls, space, non-ASCII, and everything
