@@ -29,23 +29,9 @@ command -v wrk >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 }
 cd "$ROOT"
-WORK=$(mktemp -d)
-pids=()
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  remove_baseline_src
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-baseline_edge
-cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-BIN="$ROOT/target/release"
-if cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
-  echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
-fi
+bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
 
 bench_site "$WORK/site"
 control_plane_with "$CLIENT_CPU" "$WORK/site"

@@ -35,25 +35,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v static-web-server >/dev/null || cargo install --locked static-web-server
 cd "$ROOT"
-WORK=$(mktemp -d)
-chmod 755 "$WORK" # nginx workers run unprivileged when started as root
-pids=()
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  remove_baseline_src
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# With BASELINE=<commit> (or BASELINE_BIN), that edge also runs, beside this tree's.
-baseline_edge
-cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-BIN="$ROOT/target/release"
-if [ -n "$BASELINE" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
-  echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
-fi
+bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
 
 # --- The bundle: a 2 KiB index.html, a 150 KiB fingerprinted JS file, a rewrite rule. ---
 SITE="$WORK/site"

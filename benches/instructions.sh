@@ -19,22 +19,10 @@ command -v valgrind >/dev/null && command -v wrk >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind wrk >/dev/null
 }
 cd "$ROOT"
-WORK=$(mktemp -d)
-pids=()
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  remove_baseline_src
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-baseline_edge
+bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
 [ -z "$BASELINE" ] || BASELINE_BIN="$WORK/switchyard-edge-baseline"
-# The same package set as http.sh, so both reuse one set of release artifacts.
-cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-BIN="$ROOT/target/release"
 
 bench_site "$WORK/site"
 control_plane_with 1 "$WORK/site"

@@ -1,6 +1,29 @@
-# Shared by the benchmark scripts (sourced, not run): the bench bundle, a control plane with
-# it deployed, edges following it, and the baseline edge of BASELINE / BASELINE_BIN.
-# Expects ROOT and WORK to be set and a `pids` array (killed by the caller's cleanup).
+# Shared by the benchmark scripts (sourced, not run): the work directory and its cleanup,
+# the release build with the baseline edge of BASELINE / BASELINE_BIN, the bench bundle, a
+# control plane with it deployed, and edges following it. Expects ROOT to be set.
+
+# Makes WORK (readable by nginx's unprivileged workers) and `pids` (killed on exit, with the
+# baseline's worktree and WORK), builds the baseline edge if asked, then this tree's release
+# binaries into BIN.
+bench_setup() {
+  WORK=$(mktemp -d)
+  chmod 755 "$WORK"
+  pids=()
+  trap bench_cleanup EXIT
+  baseline_edge
+  cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
+  BIN="$ROOT/target/release"
+  if [ -n "${BASELINE:-}" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
+    echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
+  fi
+}
+
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ ! -d "$WORK/baseline-src" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
+  rm -rf "$WORK"
+}
 
 # Writes the bench bundle to $1: a 2 KiB index.html, a 150 KiB fingerprinted JS file and one
 # `_redirects` rewrite (`/product/* /index.html 200`). Deterministic (seeded).
@@ -50,10 +73,6 @@ baseline_edge() {
     cp "$ROOT/target/release/switchyard-edge" "$WORK/switchyard-edge-baseline"
     touch "$ROOT/edge-node/src/main.rs" # relink this tree's edge over the baseline's
   fi
-}
-
-remove_baseline_src() {
-  [ ! -d "$WORK/baseline-src" ] || git -C "$ROOT" worktree remove --force "$WORK/baseline-src" 2>/dev/null || true
 }
 
 # Starts a control plane (on CPU $1), deploys the bundle at $2 as app `shop` and promotes it;
