@@ -102,7 +102,7 @@ impl Channel {
     ) -> Channel {
         let mut split = Vec::new();
         let mut pins = Vec::new();
-        if channel == LIVE && state.split.iter().all(|s| sites.contains_key(&s.version)) {
+        if channel == LIVE && !state.split.is_empty() && state.split.iter().all(|s| sites.contains_key(&s.version)) {
             let mut shares = state.split.clone();
             shares.sort_by_key(|s| s.version);
             for share in &shares {
