@@ -20,7 +20,7 @@ pub use body::Body;
 use resolve::Resolved;
 
 use crate::sites::{File, Host, Representation, Routes, Site, X_APP, X_VERSION};
-use crate::tagging;
+use crate::tagging::{self, Prebuilt, Wanted};
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static NOINDEX: HeaderValue = HeaderValue::from_static("noindex");
@@ -143,10 +143,16 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
             choice.elsewhere = true;
         }
     }
+    let wanted = choice.wanted(site);
+    // A file's prebuilt headers hold the cookies `wanted` (see `tagging::PrebuiltHeaders`);
+    // `_headers` rules that set or remove `Set-Cookie` apply to a response without them, and
+    // ours are added after them.
+    let cookies = if site.rules_touch_cookies { Wanted::NONE } else { wanted };
     // `page`: an HTML file answered to GET (a page view if its status is 200 or 304).
-    let (mut res, from_file, page) = match resolved {
+    let (mut res, prebuilt, page) = match resolved {
         Resolved::File { file, status } => {
-            (serve_file(host, site, file, status, &headers, head), true, file.page && !head)
+            let (res, prebuilt) = serve_file(host, site, file, status, &headers, head, cookies);
+            (res, prebuilt, file.page && !head)
         }
         Resolved::Redirect { status, location } => {
             let mut res = site_plain_of(host, site, status, "");
@@ -163,19 +169,15 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
                     );
                 }
             }
-            (res, false, false)
+            (res, Prebuilt::None, false)
         }
-        Resolved::Plain(StatusCode::GONE) => (site_plain_of(host, site, StatusCode::GONE, "gone\n"), false, false),
-        Resolved::Plain(status) => (site_plain_of(host, site, status, "not found\n"), false, false),
+        Resolved::Plain(StatusCode::GONE) => {
+            (site_plain_of(host, site, StatusCode::GONE, "gone\n"), Prebuilt::None, false)
+        }
+        Resolved::Plain(status) => (site_plain_of(host, site, status, "not found\n"), Prebuilt::None, false),
     };
-    // A file's prebuilt headers carry its `sy_v` cookie; `_headers` rules that set or remove
-    // `Set-Cookie` apply to the response without it, and ours is added after them.
-    let prebuilt = from_file && !site.rules_touch_cookies;
-    if from_file && !prebuilt {
-        res.headers_mut().remove(header::SET_COOKIE);
-    }
     apply_header_rules(site, &path.display, res.headers_mut());
-    tagging::set_cookies(&choice, site, secure, prebuilt, res.headers_mut());
+    tagging::set_cookies(wanted, site, secure, prebuilt, res.headers_mut());
     if secure && let Some(hsts) = &host.hsts {
         res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
@@ -198,7 +200,8 @@ fn serve_file(
     status: StatusCode,
     req: &RequestHeaders<'_>,
     head: bool,
-) -> Response<Body> {
+    cookies: Wanted,
+) -> (Response<Body>, Prebuilt) {
     let ranged = status == StatusCode::OK && !head && req.range.is_some();
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
     let chosen = if ranged { None } else { negotiate::encoding(req.accept_encoding, &file.encodings) };
@@ -209,7 +212,8 @@ fn serve_file(
     let mut res = Response::new(Body::Empty);
     *res.status_mut() = status;
     // The prebuilt headers of a full 200 response; the rarer answers adjust a few of them.
-    *res.headers_mut() = repr.headers.clone();
+    let (headers, prebuilt) = repr.headers.pick(cookies);
+    *res.headers_mut() = headers.clone();
     if host.noindex {
         res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
     }
@@ -217,12 +221,12 @@ fn serve_file(
         // An error page (404/410 with the site's page) is not a resource one can range over.
         res.headers_mut().remove(header::ACCEPT_RANGES);
         *res.body_mut() = full(repr);
-        return res;
+        return (res, prebuilt);
     }
     if negotiate::not_modified(req.if_none_match, req.if_modified_since, &repr.etag, site.modified) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res.headers_mut().remove(header::CONTENT_LENGTH);
-        return res;
+        return (res, prebuilt);
     }
     if ranged && negotiate::if_range_holds(req.if_range, &repr.etag, site.modified) {
         match negotiate::range(req.range, repr.size) {
@@ -236,7 +240,7 @@ fn serve_file(
                 );
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
                 *res.body_mut() = body::of(repr, start, end - start + 1);
-                return res;
+                return (res, prebuilt);
             }
             negotiate::Range::Unsatisfiable => {
                 *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
@@ -246,12 +250,12 @@ fn serve_file(
                     HeaderValue::try_from(format!("bytes */{}", repr.size)).expect("ascii"),
                 );
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-                return res;
+                return (res, prebuilt);
             }
         }
     }
     *res.body_mut() = full(repr);
-    res
+    (res, prebuilt)
 }
 
 fn full(repr: &Representation) -> Body {

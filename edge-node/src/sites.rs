@@ -20,6 +20,7 @@ use switchyard_blob::LocalBlobStore;
 pub use crate::memory::BlobBody;
 use crate::memory::MemoryCache;
 use crate::metrics::{Metrics, VersionStats};
+use crate::tagging::PrebuiltHeaders;
 use switchyard_model::hosts::{Selector, platform_host};
 use switchyard_model::rules::{Pattern, TrailingSlash};
 use switchyard_model::{Digest, Encoding, LIVE, Manifest, Snapshot, version_label};
@@ -106,8 +107,8 @@ pub struct Site {
     files: Map<String, File>,
     pub redirects: Vec<RedirectRule>,
     pub header_rules: Vec<HeaderRule>,
-    /// Some `_headers` rule sets or removes `Set-Cookie`: responses then drop the prebuilt
-    /// `sy_v` cookie before the rules and add it after them (see `serve::respond`).
+    /// Some `_headers` rule sets or removes `Set-Cookie`: responses then start from prebuilt
+    /// headers without cookies, and ours are added after the rules (see `serve::respond`).
     pub rules_touch_cookies: bool,
     pub spa_fallback: Option<String>,
     pub clean_urls: bool,
@@ -145,11 +146,8 @@ pub struct Representation {
     pub etag: HeaderValue,
     /// Every header of a `200` response with these bytes, built once: content type, length
     /// and encoding, ETag, last-modified, cache policy, `accept-ranges`, `vary`, `nosniff`,
-    /// the app and version, and last the plain-HTTP `sy_v` cookie (see
-    /// `tagging::set_cookies`, which makes it secure or removes it). A response clones this
-    /// map rather than inserting one by one; the cookie is in it because most responses send
-    /// it and an insert into the clone (whose entries have no spare capacity) reallocates.
-    pub headers: HeaderMap,
+    /// the app and version, each without and with the version's cookies.
+    pub headers: PrebuiltHeaders,
 }
 
 impl Routes {
@@ -274,6 +272,7 @@ impl Routes {
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
             let cache_control = if is_fingerprinted(path) { IMMUTABLE.clone() } else { REVALIDATE.clone() };
             let varies = !entry.encodings.is_empty();
+            let page = entry.content_type.starts_with("text/html");
             let mut representation =
                 |digest: &Digest, size: u64, encoding: Option<Encoding>| -> Result<Representation, BuildError> {
                     let body = self.body(digest, size, cache, memory, previous).map_err(|source| BuildError::Blob {
@@ -299,8 +298,7 @@ impl Routes {
                     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
                     h.insert(X_APP, app_header.clone());
                     h.insert(X_VERSION, version_header.clone());
-                    h.insert(header::SET_COOKIE, tag.cookie(false).clone());
-                    Ok(Representation { body, size, etag, headers: h })
+                    Ok(Representation { body, size, etag, headers: PrebuiltHeaders::new(&h, &tag) })
                 };
             let identity = representation(&entry.sha256, entry.size, None)?;
             let mut encodings = Vec::with_capacity(entry.encodings.len());
@@ -309,7 +307,6 @@ impl Routes {
                 encodings.push((encoded.encoding, repr));
             }
             encodings.sort_by_key(|(e, _)| *e != Encoding::Br);
-            let page = entry.content_type.starts_with("text/html");
             files.insert(path.clone(), File { page, identity, encodings });
         }
         let site = &manifest.site;

@@ -157,8 +157,13 @@ impl<'a> Cookies<'a> {
     pub fn read(headers: &'a HeaderMap) -> Cookies<'a> {
         let mut cookies = Cookies::default();
         for value in headers.get_all(header::COOKIE) {
-            for pair in value.as_bytes().split(|&b| b == b';') {
-                let pair = pair.trim_ascii_start();
+            let bytes = value.as_bytes();
+            // Pairs end at `;`, found in SIMD strides (a `Cookie` header of analytics ids runs
+            // to hundreds of bytes); only the start of each pair is looked at.
+            let mut start = 0;
+            for end in memchr::memchr_iter(b';', bytes).chain([bytes.len()]) {
+                let pair = bytes[start..end].trim_ascii_start();
+                start = end + 1;
                 if let Some(v) = pair.strip_prefix(VERSION_PREFIX) {
                     cookies.version = Some(v.trim_ascii_end());
                 } else if let Some(v) = pair.strip_prefix(VISITOR_PREFIX) {
@@ -247,28 +252,84 @@ pub fn split_others(host: &Host, tried: [u64; 2]) -> impl Iterator<Item = &Site>
         .map(|pin| &*pin.site)
 }
 
-/// Sets the `Set-Cookie` headers of a response served from `served` for `choice`.
-/// `prebuilt`: `headers` came from a file's prebuilt map and still hold its plain `sy_v`
-/// cookie as their only `Set-Cookie` (see `sites::Representation::headers`); that cookie is
-/// then kept, made `Secure` in place, or removed, so the common response adds no entry.
-pub fn set_cookies(choice: &Choice<'_>, served: &Site, secure: bool, prebuilt: bool, headers: &mut HeaderMap) {
-    let wanted = !choice.pinned && !choice.elsewhere && choice.version_cookie != Some(served.tag.value.as_bytes());
-    match (wanted, prebuilt) {
-        (true, true) if secure => {
+/// The cookies a response sets: `sy_v` unless the request's names the served version or the
+/// version was chosen for the request's `sy_v` (a pin, another split version's asset), and
+/// `sy_id` when one was minted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    pub version: bool,
+    pub visitor: Option<VisitorId>,
+}
+
+impl Wanted {
+    pub const NONE: Wanted = Wanted { version: false, visitor: None };
+}
+
+impl Choice<'_> {
+    /// The cookies of a response to this choice served from `served`.
+    pub fn wanted(&self, served: &Site) -> Wanted {
+        Wanted {
+            version: !self.pinned && !self.elsewhere && self.version_cookie != Some(served.tag.value.as_bytes()),
+            visitor: self.visitor.filter(|_| self.minted),
+        }
+    }
+}
+
+/// Which `Set-Cookie` headers a response's headers already hold (see [`PrebuiltHeaders`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prebuilt {
+    None,
+    /// The plain-HTTP `sy_v` cookie of the version served.
+    Version,
+}
+
+/// A response's headers built once, without and with the version's plain-HTTP cookie, so
+/// that the common responses clone one map and add no entry: an insert into the clone (whose
+/// entries have no spare capacity) reallocates.
+pub struct PrebuiltHeaders {
+    /// No `Set-Cookie`: a response to a visitor whose `sy_v` names the version already.
+    plain: HeaderMap,
+    /// And the plain-HTTP `sy_v` cookie: a response to a visitor without it.
+    with_version: HeaderMap,
+}
+
+impl PrebuiltHeaders {
+    /// The variants of `headers` for a file of the version `tag`.
+    pub fn new(headers: &HeaderMap, tag: &SiteTag) -> PrebuiltHeaders {
+        let mut with_version = headers.clone();
+        with_version.append(header::SET_COOKIE, tag.cookie(false).clone());
+        // Each map of the exact size (a clone has no spare capacity).
+        PrebuiltHeaders { plain: headers.clone(), with_version: with_version.clone() }
+    }
+
+    /// The variant to start a response from for the cookies `wanted`, and which cookies it
+    /// holds ([`set_cookies`] completes them).
+    pub fn pick(&self, wanted: Wanted) -> (&HeaderMap, Prebuilt) {
+        if wanted.version { (&self.with_version, Prebuilt::Version) } else { (&self.plain, Prebuilt::None) }
+    }
+}
+
+/// Completes the `Set-Cookie` headers of a response served from `served` whose headers
+/// already hold `prebuilt`'s: makes the `sy_v` cookie `Secure` over HTTPS, adds what is
+/// missing. A returning visitor's response adds no entry.
+pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebuilt, headers: &mut HeaderMap) {
+    match (prebuilt, wanted.version) {
+        (Prebuilt::Version, true) if secure => {
             headers.insert(header::SET_COOKIE, served.tag.cookie(true).clone());
         }
-        (true, true) => {}
-        (true, false) => {
-            headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
-        }
-        (false, true) => {
+        (Prebuilt::Version, true) => {}
+        // A cookie the response does not want ([`PrebuiltHeaders::pick`] picks no such
+        // headers).
+        (Prebuilt::Version, false) => {
             headers.remove(header::SET_COOKIE);
         }
-        (false, false) => {}
+        (Prebuilt::None, version) => {
+            if version {
+                headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
+            }
+        }
     }
-    if choice.minted
-        && let Some(visitor) = choice.visitor
-    {
+    if let Some(visitor) = wanted.visitor {
         headers.append(header::SET_COOKIE, visitor_cookie(visitor, secure));
     }
 }
@@ -324,7 +385,7 @@ pub fn version_json(host: &Host, headers: &HeaderMap, secure: bool, head: bool) 
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(crate::sites::X_APP, site.app_header.clone());
     h.insert(crate::sites::X_VERSION, site.version_header.clone());
-    set_cookies(&choice, site, secure, false, h);
+    set_cookies(choice.wanted(site), site, secure, Prebuilt::None, h);
     if !head {
         *res.body_mut() = Body::Bytes(Some(Bytes::from(body)));
     }

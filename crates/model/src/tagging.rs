@@ -69,14 +69,16 @@ impl VisitorId {
     /// [`VisitorId::parse`] on the cookie's bytes, as the edge reads it on every request that
     /// carries one: a table look-up per digit into two 64-bit halves, no UTF-8 check.
     pub fn parse_bytes(bytes: &[u8]) -> Option<VisitorId> {
-        let (hi, lo) = bytes.split_at_checked(16).filter(|(_, lo)| lo.len() == 16)?;
-        let half = |digits: &[u8]| {
-            digits.iter().try_fold(0u64, |n, &b| match HEX_DIGIT[usize::from(b)] {
-                INVALID => None,
-                d => Some((n << 4) | u64::from(d)),
-            })
-        };
-        Some(VisitorId((u128::from(half(hi)?) << 64) | u128::from(half(lo)?)))
+        let digits: &[u8; 32] = bytes.try_into().ok()?;
+        // No branch per digit: an invalid one sets the high bits of `seen`.
+        let mut seen = 0u8;
+        let mut id = 0u128;
+        for &b in digits {
+            let d = HEX_DIGIT[usize::from(b)];
+            seen |= d;
+            id = (id << 4) | u128::from(d & 0xf);
+        }
+        (seen & 0xf0 == 0).then_some(VisitorId(id))
     }
 
     /// The cookie value: 32 lowercase hex digits.

@@ -232,7 +232,7 @@ fn lookup<'a>(site: &'a Site, path: &RequestPath<'_>) -> Option<Static<'a>> {
         }
         return site.clean_urls.then(|| site.file(&html)).flatten().map(Static::File);
     }
-    let add = site.trailing_slash == TrailingSlash::Add && !last_segment(key).contains('.');
+    let add = site.trailing_slash == TrailingSlash::Add && !has_extension(key);
     if let Some(file) = site.file(&index) {
         return Some(match site.trailing_slash {
             TrailingSlash::Remove => Static::File(file),
@@ -247,14 +247,14 @@ fn lookup<'a>(site: &'a Site, path: &RequestPath<'_>) -> Option<Static<'a>> {
     None
 }
 
-fn last_segment(key: &str) -> &str {
-    key.rsplit('/').next().unwrap_or(key)
+/// The last segment of `key` has a `.` (a file extension); read from the end, on every request.
+fn has_extension(key: &str) -> bool {
+    key.bytes().rev().take_while(|&b| b != b'/').any(|b| b == b'.')
 }
 
 /// A request for a page rather than an asset: no file extension, or `Accept: text/html`.
 pub(super) fn is_navigation(path: &RequestPath<'_>, accept: Option<&HeaderValue>) -> bool {
-    !last_segment(&path.key).contains('.')
-        || accept.and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+    !has_extension(&path.key) || accept.and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
 /// Characters percent-encoded in one path segment: controls, space, non-ASCII, and everything
@@ -325,6 +325,27 @@ mod tests {
             ["", "///", "/a//b", "/./a", "/a/.", "/a/../b", "/..", "/a%20b", "/a\\b", "/caf\u{e9}", "/a b", "/a/./"]
         {
             assert!(plain_path(raw).is_none(), "{raw:?} needs full decoding");
+        }
+    }
+
+    #[test]
+    fn navigations_are_paths_without_an_extension_or_asking_for_html() {
+        let html = HeaderValue::from_static("text/html,application/xhtml+xml");
+        let any = HeaderValue::from_static("*/*");
+        for (raw, navigation) in [
+            ("/", true),
+            ("/product/123", true),
+            ("/v1.2/shop", true),
+            ("/shop/", true),
+            ("/assets/app.3f9a1c2b.js", false),
+            ("/favicon.ico", false),
+            ("/.well-known", false),
+            ("/a.b/c.d", false),
+        ] {
+            let path = decode_path(raw).unwrap();
+            assert_eq!(is_navigation(&path, Some(&any)), navigation, "{raw}");
+            assert_eq!(is_navigation(&path, None), navigation, "{raw}");
+            assert!(is_navigation(&path, Some(&html)), "{raw} asking for HTML");
         }
     }
 

@@ -59,6 +59,18 @@ fn cookies_are_read_from_every_cookie_header_and_junk_ignored() {
     let others = cookie_headers(&["xsy_v=cart.v1; sy_version=2; sy_v=cart.v4"]);
     let c = Cookies::read(&others);
     assert_eq!(c.version, Some(&b"cart.v4"[..]));
+    // `sy_v=` inside another cookie's value is that value, not our cookie.
+    for inside in ["a=sy_v=cart.v9", "a= sy_v=cart.v9", "a=x sy_v=cart.v9", "a=\"sy_v=cart.v9\""] {
+        assert_eq!(Cookies::read(&cookie_headers(&[inside])).version, None, "{inside}");
+    }
+    // Found after hundreds of bytes of other cookies, with any spacing after `;`.
+    let long = format!(
+        "{}; \t sy_v=cart.v5;sy_id={ID}",
+        (0..40).map(|i| format!("_ga{i}=GA1.2.{i}")).collect::<Vec<_>>().join("; ")
+    );
+    let long = cookie_headers(&[&long]);
+    let c = Cookies::read(&long);
+    assert_eq!((c.version, c.visitor), (Some(&b"cart.v5"[..]), VisitorId::parse(ID)));
     let empty = HeaderMap::new();
     let none = Cookies::read(&empty);
     assert!(none.version.is_none() && none.visitor.is_none());
@@ -175,7 +187,7 @@ fn an_asset_found_in_another_split_version_leaves_the_version_cookie() {
     assert_eq!((c.site.tag.version, c.elsewhere), (1, false));
     c.elsewhere = true;
     let mut out = HeaderMap::new();
-    set_cookies(&c, &sites[&2], false, false, &mut out);
+    set_cookies(c.wanted(&sites[&2]), &sites[&2], false, Prebuilt::None, &mut out);
     assert!(out.is_empty(), "{out:?}");
 }
 
@@ -207,17 +219,17 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
     let h = cookie_headers(&[&format!("sy_id={ID}")]);
     let c = choose(&host, Cookies::read(&h), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, false, false, &mut out);
+    set_cookies(c.wanted(c.site), c.site, false, Prebuilt::None, &mut out);
     assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax"]);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, true, false, &mut out);
+    set_cookies(c.wanted(c.site), c.site, true, Prebuilt::None, &mut out);
     assert_eq!(set_cookie(&out), ["sy_v=cart.v3; Path=/; Max-Age=2592000; SameSite=Lax; Secure"]);
 
     // Same version already: nothing to set.
     let h = cookie_headers(&[&format!("sy_id={ID}; sy_v=cart.v3")]);
     let c = choose(&host, Cookies::read(&h), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, false, false, &mut out);
+    set_cookies(c.wanted(c.site), c.site, false, Prebuilt::None, &mut out);
     assert!(out.is_empty());
 
     // Pinned to a retained version: the cookie stays as it is, even when served from the fallback.
@@ -225,13 +237,13 @@ fn cookies_are_set_when_they_differ_with_exact_attributes() {
     let c = choose(&host, Cookies::read(&h), false, || 1_000);
     assert!(c.pinned);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.fallback, false, false, &mut out);
+    set_cookies(c.wanted(c.fallback), c.fallback, false, Prebuilt::None, &mut out);
     assert!(out.is_empty());
 
     // A new visitor: both cookies; the id is HttpOnly.
     let c = choose(&host, Cookies::default(), true, no_clock);
     let mut out = HeaderMap::new();
-    set_cookies(&c, c.site, true, false, &mut out);
+    set_cookies(c.wanted(c.site), c.site, true, Prebuilt::None, &mut out);
     let id = c.visitor.unwrap().to_hex();
     assert_eq!(
         set_cookie(&out),
@@ -263,39 +275,44 @@ fn cookies_are_found_beside_other_cookies_with_non_ascii_bytes_and_junk_is_refus
     assert_eq!(Cookies::read(&upper).visitor, Some(VisitorId(0x0123456789abcdef0123456789abcdef)));
 }
 
-/// A file's prebuilt headers start with the plain `sy_v` cookie; whatever the choice and
-/// scheme, `set_cookies` leaves the same cookies as when it starts from no cookie at all.
+/// Whatever the request and scheme, the prebuilt headers `PrebuiltHeaders` picks end with the
+/// same cookies as a response that starts from no cookie at all, and its other headers
+/// unchanged.
 #[test]
-fn the_prebuilt_version_cookie_ends_as_the_appended_one_would() {
+fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
     let sites = sites(3);
     let state = state(3, &[], &[(1, 2_000)]);
     let host = host(&sites, &state, 0);
-    let requests: [(&str, bool); 5] = [
+    let requests: [(&str, bool); 6] = [
         ("", true),                                                      // a new visitor's page
+        ("", false),                                                     // an asset, no cookies
         ("sy_id=0123456789abcdef0123456789abcdef", false),               // no sy_v yet
         ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v3", true),  // up to date
         ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v2", true),  // another version
         ("sy_id=0123456789abcdef0123456789abcdef; sy_v=cart.v1", false), // pinned to retained v1
     ];
+    let mut base = HeaderMap::new();
+    base.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let prebuilt = PrebuiltHeaders::new(&base, &sites[&3].tag);
+    let mut picked = Vec::new();
     for (cookie, navigation) in requests {
         let h = cookie_headers(&[cookie]);
         for secure in [false, true] {
             let c = choose(&host, Cookies::read(&h), navigation, || 1_000);
-            let mut appended = HeaderMap::new();
-            set_cookies(&c, c.site, secure, false, &mut appended);
-            let mut prebuilt = HeaderMap::new();
-            prebuilt.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            prebuilt.insert(header::SET_COOKIE, c.site.tag.cookie(false).clone());
-            set_cookies(&c, c.site, secure, true, &mut prebuilt);
-            // A minted id differs between the two calls' choices only in its value.
-            let strip = |h: &HeaderMap| -> Vec<String> {
-                set_cookie(h)
-                    .iter()
-                    .map(|v| if v.starts_with("sy_id=") { v[38..].to_owned() } else { (*v).to_owned() })
-                    .collect()
-            };
-            assert_eq!(strip(&prebuilt), strip(&appended), "cookie {cookie:?}, secure {secure}");
-            assert_eq!(prebuilt.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+            let wanted = c.wanted(c.site);
+            let mut appended = base.clone();
+            set_cookies(wanted, c.site, secure, Prebuilt::None, &mut appended);
+            let (headers, kind) = prebuilt.pick(wanted);
+            picked.push(kind);
+            let mut completed = headers.clone();
+            set_cookies(wanted, c.site, secure, kind, &mut completed);
+            assert_eq!(completed, appended, "cookie {cookie:?}, secure {secure}");
         }
     }
+    assert!(picked.contains(&Prebuilt::Version) && picked.contains(&Prebuilt::None));
+    // Headers with a cookie the response does not want lose it.
+    let (with_version, kind) = prebuilt.pick(Wanted { version: true, visitor: None });
+    let mut out = with_version.clone();
+    set_cookies(Wanted::NONE, &sites[&3], false, kind, &mut out);
+    assert_eq!(out, base);
 }

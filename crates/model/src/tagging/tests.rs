@@ -40,6 +40,14 @@ fn visitor_ids_are_exactly_32_hex_digits() {
     for bad in [&b"0123456789abcdef001122334455667\xff"[..], b"0123456789abcdef\x000112233445566778"] {
         assert_eq!(VisitorId::parse_bytes(bad), None, "{bad:?}");
     }
+    // Every byte that is not a hex digit, at either end of either half.
+    for b in (0..=255u8).filter(|b| !b.is_ascii_hexdigit()) {
+        for at in [0, 15, 16, 31] {
+            let mut digits = *b"0123456789abcdef0011223344556677";
+            digits[at] = b;
+            assert_eq!(VisitorId::parse_bytes(&digits), None, "{b:#04x} at {at}");
+        }
+    }
     // Every hex digit in every position, both halves.
     let all = VisitorId(0xfedc_ba98_7654_3210_0123_4567_89ab_cdef);
     assert_eq!(VisitorId::parse_bytes(all.to_hex().as_bytes()), Some(all));
