@@ -220,31 +220,35 @@ fn lookup<'a>(site: &'a Site, path: &RequestPath<'_>) -> Option<Static<'a>> {
         }
         return Some(Static::File(file));
     }
-    let index = format!("{key}/index.html");
-    let html = format!("{key}.html");
+    // The directory index, then (with clean URLs) the `.html` page: both names in one buffer
+    // (every 404 and rewrite comes this way; `format!` cost two allocations and a grow).
+    let mut name = String::with_capacity(key.len() + "/index.html".len());
+    name.push_str(key);
+    name.push_str("/index.html");
+    let index = site.file(&name);
+    let html = if site.clean_urls {
+        name.truncate(key.len());
+        name.push_str(".html");
+        site.file(&name)
+    } else {
+        None
+    };
     if path.trailing_slash {
-        let exists = site.has(&index) || site.has(key) || (site.clean_urls && site.has(&html));
+        let exists = index.is_some() || site.has(key) || html.is_some();
         if site.trailing_slash == TrailingSlash::Remove && exists {
             return Some(Static::Redirect(format!("/{}", encode_path(key))));
         }
-        if let Some(file) = site.file(&index) {
-            return Some(Static::File(file));
-        }
-        return site.clean_urls.then(|| site.file(&html)).flatten().map(Static::File);
+        return index.or(html).map(Static::File);
     }
     let add = site.trailing_slash == TrailingSlash::Add && !has_extension(key);
-    if let Some(file) = site.file(&index) {
+    if let Some(file) = index {
         return Some(match site.trailing_slash {
             TrailingSlash::Remove => Static::File(file),
             TrailingSlash::Keep | TrailingSlash::Add => Static::Redirect(format!("/{}/", encode_path(key))),
         });
     }
-    if site.clean_urls
-        && let Some(file) = site.file(&html)
-    {
-        return Some(if add { Static::Redirect(format!("/{}/", encode_path(key))) } else { Static::File(file) });
-    }
-    None
+    let file = html?;
+    Some(if add { Static::Redirect(format!("/{}/", encode_path(key))) } else { Static::File(file) })
 }
 
 /// The last segment of `key` has a `.` (a file extension); read from the end, on every request.
