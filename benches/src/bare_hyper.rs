@@ -3,7 +3,8 @@
 //! headers are `content-type: text/html; charset=utf-8` or, when given, exactly the
 //! `NAME:VALUE` pairs (so it can send the same response bytes as the edge), built once and
 //! cloned per response. The floor the edge's per-request work is measured against in
-//! `benches/http.sh`.
+//! `benches/http.sh`; with the edge's allocator (mimalloc), so that the ratio is the edge's
+//! own work.
 
 use std::convert::Infallible;
 
@@ -14,6 +15,9 @@ use hyper::service::service_fn;
 use hyper::{Response, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
