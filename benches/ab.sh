@@ -13,7 +13,10 @@
 # Rows: the bundle of http.sh; `/` from a new visitor (no cookies, as wrk sends) and from a
 # returning one (`sy_id` and `sy_v` cookies), the JS file with brotli, a 404 and a rewrite.
 # Prints per row the median over rounds of (this tree's requests/s ÷ the baseline's), with
-# the lowest and highest round, as a Markdown table for benches/README.md.
+# the lowest and highest round, and each edge's CPU time (user + system, /proc) per request:
+# when the client CPU is busy near 100 % the two wrks, not the edges, set the pace (a bigger
+# answer costs its wrk more), and the CPU per request is what tells the edges apart. As a
+# Markdown table for benches/README.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-5s}
@@ -36,22 +39,27 @@ bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries i
 bench_site "$WORK/site"
 control_plane_with "$CLIENT_CPU" "$WORK/site"
 start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
+PID_EDGE=${pids[-1]}
 start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
+PID_BASE=${pids[-1]}
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
   "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|"
   "_redirects rewrite|/product/123|")
 
-both() { # seconds path header → "this baseline" requests completed
-  local w=() p
+both() { # seconds path header → "this baseline" requests completed, then each edge's CPU
+  # ticks over the cell and the client CPU's busy ticks (all processes) over the cell
+  local w=() p e0 b0 c0
+  e0=$(cpu_ticks "$PID_EDGE") b0=$(cpu_ticks "$PID_BASE") c0=$(cpu_busy_ticks "$CLIENT_CPU")
   for p in "$PORT_EDGE" "$PORT_BASE"; do
     taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" "-d$1" -H "Host: shop.bench.local" ${3:+-H "$3"} \
       "http://127.0.0.1:$p$2" >"$WORK/wrk.$p" &
     w+=($!)
   done
   wait "${w[@]}"
-  echo "$(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_EDGE") $(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_BASE")"
+  echo "$(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_EDGE") $(awk '/requests in/ {print $1}' "$WORK/wrk.$PORT_BASE")" \
+    "$(($(cpu_ticks "$PID_EDGE") - e0)) $(($(cpu_ticks "$PID_BASE") - b0)) $(($(cpu_busy_ticks "$CLIENT_CPU") - c0))"
 }
 
 RESULTS="$WORK/results.tsv"
@@ -66,8 +74,8 @@ for row in "${ROWS[@]}"; do
   done
   both 2s "$path" "$header" >/dev/null # warm-up: connections, caches, the allocator
   for round in $(seq 1 "$ROUNDS"); do
-    read -r a b <<<"$(both "$DURATION" "$path" "$header")"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" >>"$RESULTS"
+    read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" >>"$RESULTS"
   done
 done
 
@@ -75,17 +83,24 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) both edges on CPU $SERVER_CPU at once, two w
 echo
 echo "this tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- edge-node crates || echo ' + uncommitted changes'); baseline: $BASELINE"
 echo
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "$(getconf CLK_TCK)" "${DURATION%s}" <<'PY'
 import statistics, sys
+tick_us, seconds = 1e6 / int(sys.argv[2]), float(sys.argv[3])
 rows = {}
 for line in open(sys.argv[1]):
-    name, answer, base_answer, a, b = line.rstrip("\n").split("\t")
-    rows.setdefault(name, (answer, base_answer, []))[2].append((int(a), int(b)))
-print("| row | answer (this / baseline) | requests, this tree (median) | requests, baseline (median) | this ÷ baseline (median) | lowest–highest |")
-print("|---|---|---:|---:|---:|---|")
+    name, answer, base_answer, a, b, ea, eb, client = line.rstrip("\n").split("\t")
+    rows.setdefault(name, (answer, base_answer, []))[2].append((int(a), int(b), int(ea), int(eb), int(client)))
+print("| row | answer (this / baseline) | requests, this tree (median) | requests, baseline (median) "
+      "| this ÷ baseline (median) | lowest–highest | edge CPU µs per request, this / baseline (median) "
+      "| baseline's CPU ÷ this tree's (median) | client CPU busy |")
+print("|---|---|---:|---:|---:|---|---:|---:|---:|")
 for name, (answer, base_answer, cells) in rows.items():
-    ratios = sorted(a / b for a, b in cells)
-    print(f"| {name} | {answer} / {base_answer} | {statistics.median(a for a, _ in cells):.0f} "
-          f"| {statistics.median(b for _, b in cells):.0f} | {statistics.median(ratios):.3f} "
-          f"| {ratios[0]:.3f}–{ratios[-1]:.3f} |")
+    ratios = sorted(a / b for a, b, *_ in cells)
+    cost_a = statistics.median(ea * tick_us / a for a, _, ea, _, _ in cells)
+    cost_b = statistics.median(eb * tick_us / b for _, b, _, eb, _ in cells)
+    cost_ratio = statistics.median((eb / b) / (ea / a) for a, b, ea, eb, _ in cells)
+    busy = statistics.median(c * tick_us / 1e6 / seconds for *_, c in cells)
+    print(f"| {name} | {answer} / {base_answer} | {statistics.median(a for a, *_ in cells):.0f} "
+          f"| {statistics.median(b for _, b, *_ in cells):.0f} | {statistics.median(ratios):.3f} "
+          f"| {ratios[0]:.3f}–{ratios[-1]:.3f} | {cost_a:.2f} / {cost_b:.2f} | {cost_ratio:.3f} | {busy:.0%} |")
 PY

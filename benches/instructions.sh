@@ -9,7 +9,8 @@
 #   BASELINE_BIN=/path/to/switchyard-edge bash benches/instructions.sh
 #
 # Rows: `/` (2 KiB index.html) from a new visitor (no cookies: the edge mints `sy_id`), `/`
-# from a returning visitor (`sy_id` and `sy_v` cookies), a fingerprinted asset with cookies.
+# from a returning visitor (`sy_id` and `sy_v` cookies), a fingerprinted asset with cookies,
+# and as wrk sends them in http.sh and ab.sh: a 404 and a `_redirects` rewrite.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASELINE=${BASELINE:-}
@@ -28,7 +29,8 @@ bench_site "$WORK/site"
 control_plane_with 1 "$WORK/site"
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
-ROWS=("/ new visitor|/|" "/ returning visitor|/|$COOKIE" "asset, returning visitor|/assets/app.3f9a1c2b.js|$COOKIE")
+ROWS=("/ new visitor|/|" "/ returning visitor|/|$COOKIE" "asset, returning visitor|/assets/app.3f9a1c2b.js|$COOKIE"
+  "404 (/missing.png)|/missing.png|" "rewrite, new visitor|/product/123|")
 
 measure() { # name binary port → one table row per ROWS entry
   local name=$1 bin=$2 port=$3

@@ -25,6 +25,14 @@ bench_cleanup() {
   rm -rf "$WORK"
 }
 
+cpu_ticks() { # pid → its user + system clock ticks so far (/proc/PID/stat)
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+cpu_busy_ticks() { # cpu → that CPU's non-idle clock ticks so far, every process (/proc/stat)
+  awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
+
 # Writes the bench bundle to $1: a 2 KiB index.html, a 150 KiB fingerprinted JS file and one
 # `_redirects` rewrite (`/product/* /index.html 200`). Deterministic (seeded).
 bench_site() {

@@ -16,6 +16,8 @@
 # openssl if missing. Prints a Markdown table for benches/README.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh" # cpu_ticks
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -144,9 +146,6 @@ handshakes_wrk() { # port duration
 }
 handshakes_one() { # port duration
   taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$2" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
-}
-cpu_ticks() { # pid → user + system clock ticks so far
-  awk '{print $14 + $15}' "/proc/$1/stat"
 }
 cell() { # measure port pid → "requests/s server-CPU-µs-per-request"
   local before after rps n
