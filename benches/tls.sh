@@ -5,7 +5,11 @@
 #   - full handshakes/s: wrk with `Connection: close`, so every request is a new TCP
 #     connection and a full handshake (wrk does not resume sessions), with 64 connections
 #     and with 1 at a time. (`openssl s_time` cannot send SNI in OpenSSL 3.0, and the edge
-#     refuses handshakes without SNI, so it is not used.)
+#     refuses handshakes without SNI, so it is not used.) wrk's side of a handshake costs
+#     more CPU than either server's, so with one core for the client those rows measure wrk;
+#   - full handshakes/s from `handshakes` (benches/src/handshakes.rs: rustls, the chain
+#     verified, no resumption, `Connection: close`, 64 connections on one thread), a client
+#     cheap enough that the server's core, not the client's, sets the rate.
 # Each server is pinned to one core (SERVER_CPU), the load generator to another (CLIENT_CPU).
 #
 #   bash benches/tls.sh          # DURATION=10s ROUNDS=3 CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1
@@ -43,7 +47,7 @@ if ! getent hosts "$DOMAIN" | grep -q 127.0.0.1; then
   echo "127.0.0.1 $DOMAIN" | $sudo tee -a /etc/hosts >/dev/null
 fi
 cd "$ROOT"
-cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge
+cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
 BIN="$ROOT/target/release"
 
 WORK=$(mktemp -d)
@@ -147,6 +151,13 @@ handshakes_wrk() { # port duration
 handshakes_one() { # port duration
   taskset -c "$CLIENT_CPU" wrk -t1 -c1 -d"$2" -H 'Connection: close' "https://$DOMAIN:$1/" | rps
 }
+handshakes_rustls() { # port duration
+  taskset -c "$CLIENT_CPU" "$BIN/handshakes" "127.0.0.1:$1" "$DOMAIN" "$WORK/ca.pem" "$CONNECTIONS" "${2%s}" |
+    awk '{n = $1; r = $5; f = $6} END {
+      sub(/\/s,$/, "", r)
+      if (f != 0) { print "tls.sh: " f " handshakes failed" > "/dev/stderr"; exit 1 }
+      print r, n }'
+}
 cell() { # measure port pid → "requests/s server-CPU-µs-per-request"
   local before after rps n
   before=$(cpu_ticks "$3")
@@ -171,7 +182,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -d$DURATION, $ROUNDS round(s), serve
 echo
 echo "| measure | server | answer (status, protocol, bytes, cipher) | per second (median) | edge ÷ this (median) | lowest–highest | server CPU µs per request (median) |"
 echo "|---|---|---|---:|---:|---|---:|"
-for measure in keepalive handshakes_wrk handshakes_one; do
+for measure in keepalive handshakes_wrk handshakes_one handshakes_rustls; do
   edge=() nginx=() edge_cpu=() nginx_cpu=()
   for round in $(seq 1 "$ROUNDS"); do
     order=(edge nginx)
@@ -188,6 +199,7 @@ for measure in keepalive handshakes_wrk handshakes_one; do
     keepalive) label="keep-alive requests (wrk -c$CONNECTIONS, HTTP/1.1)" ;;
     handshakes_wrk) label="full handshakes (wrk -c$CONNECTIONS, Connection: close)" ;;
     handshakes_one) label="full handshakes (wrk -c1, Connection: close)" ;;
+    handshakes_rustls) label="full handshakes (handshakes, rustls client, -c$CONNECTIONS)" ;;
   esac
   python3 - "$label" "$(answer "$PORT_EDGE")" "$(answer "$PORT_NGINX")" "${edge[*]}" "${nginx[*]}" \
     "${edge_cpu[*]}" "${nginx_cpu[*]}" <<'PY'
