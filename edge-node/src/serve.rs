@@ -147,11 +147,11 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     // A file's prebuilt headers hold the cookies `wanted` (see `tagging::PrebuiltHeaders`);
     // `_headers` rules that set or remove `Set-Cookie` apply to a response without them, and
     // ours are added after them.
-    let cookies = if site.rules_touch_cookies { Wanted::NONE } else { wanted };
+    let start_with = if site.rules_touch_cookies { Wanted::NONE } else { wanted };
     // `page`: an HTML file answered to GET (a page view if its status is 200 or 304).
     let (mut res, prebuilt, page) = match resolved {
         Resolved::File { file, status } => {
-            let (res, prebuilt) = serve_file(host, site, file, status, &headers, head, cookies);
+            let (res, prebuilt) = serve_file(host, site, file, status, &headers, head, start_with);
             (res, prebuilt, file.page && !head)
         }
         Resolved::Redirect { status, location } => {
@@ -200,7 +200,7 @@ fn serve_file(
     status: StatusCode,
     req: &RequestHeaders<'_>,
     head: bool,
-    cookies: Wanted,
+    start_with: Wanted,
 ) -> (Response<Body>, Prebuilt) {
     let ranged = status == StatusCode::OK && !head && req.range.is_some();
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
@@ -212,7 +212,7 @@ fn serve_file(
     let mut res = Response::new(Body::Empty);
     *res.status_mut() = status;
     // The prebuilt headers of a full 200 response; the rarer answers adjust a few of them.
-    let (headers, prebuilt) = repr.headers.pick(cookies);
+    let (headers, prebuilt) = repr.headers.pick(start_with);
     *res.headers_mut() = headers.clone();
     if host.noindex {
         res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
