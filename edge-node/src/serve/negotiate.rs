@@ -6,15 +6,16 @@ use std::time::SystemTime;
 use http::header::HeaderValue;
 use switchyard_model::Encoding;
 
-use crate::sites::Representation;
-
 /// Index into `encodings` of the encoding to send, or `None` for the identity bytes.
 /// Highest q-value wins; on a tie the earlier entry (brotli) wins; q=0 refuses.
-pub(super) fn encoding(accept: Option<&HeaderValue>, encodings: &[(Encoding, Representation)]) -> Option<usize> {
-    let accept = accept?.to_str().ok()?;
+pub(super) fn encoding<T>(accept: Option<&HeaderValue>, encodings: &[(Encoding, T)]) -> Option<usize> {
+    if encodings.is_empty() {
+        return None;
+    }
+    let accepted = Accepted::parse(accept?.to_str().ok()?.as_bytes());
     let mut best: Option<(usize, u16)> = None;
     for (i, (encoding, _)) in encodings.iter().enumerate() {
-        let q = q_for(accept, encoding.as_str());
+        let q = accepted.q(*encoding);
         if q > 0 && best.is_none_or(|(_, bq)| q > bq) {
             best = Some((i, q));
         }
@@ -22,35 +23,63 @@ pub(super) fn encoding(accept: Option<&HeaderValue>, encodings: &[(Encoding, Rep
     best.map(|(i, _)| i)
 }
 
-/// The q-value (in thousandths) `accept` gives `coding`, falling back to `*`, else 0.
-fn q_for(accept: &str, coding: &str) -> u16 {
-    let mut star = None;
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let q = parts
-            .find_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
-            .map_or(1000, parse_q);
-        if name.eq_ignore_ascii_case(coding) {
-            return q;
-        }
-        if name == "*" {
-            star = Some(q);
-        }
-    }
-    star.unwrap_or(0)
+/// What an `Accept-Encoding` value grants the codings the edge stores, read in one pass over
+/// its bytes (this runs on every request for a compressible file). q-values in thousandths.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Accepted {
+    /// The first `br` item's q-value.
+    br: Option<u16>,
+    /// The first `gzip` item's q-value.
+    gzip: Option<u16>,
+    /// The last `*` item's q-value: what a coding not named gets.
+    star: Option<u16>,
 }
 
-/// `0.8` → 800. Malformed values count as 0.
-fn parse_q(s: &str) -> u16 {
-    let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+impl Accepted {
+    fn parse(value: &[u8]) -> Accepted {
+        let mut accepted = Accepted::default();
+        for item in value.split(|&b| b == b',') {
+            let mut parts = item.split(|&b| b == b';');
+            let name = parts.next().unwrap_or_default().trim_ascii();
+            let q = parts
+                .map(<[u8]>::trim_ascii)
+                .find_map(|p| p.strip_prefix(b"q=").or_else(|| p.strip_prefix(b"Q=")))
+                .map_or(1000, parse_q);
+            if name.eq_ignore_ascii_case(b"br") {
+                accepted.br.get_or_insert(q);
+            } else if name.eq_ignore_ascii_case(b"gzip") {
+                accepted.gzip.get_or_insert(q);
+            } else if name == b"*" {
+                accepted.star = Some(q);
+            }
+        }
+        accepted
+    }
+
+    /// The q-value for `encoding`: its own item, else `*`, else 0 (refused).
+    fn q(&self, encoding: Encoding) -> u16 {
+        let named = match encoding {
+            Encoding::Br => self.br,
+            Encoding::Gzip => self.gzip,
+        };
+        named.or(self.star).unwrap_or(0)
+    }
+}
+
+/// `0.8` → 800, `1` → 1000. Malformed values (more than three decimals, anything above 1,
+/// stray characters) count as 0.
+fn parse_q(s: &[u8]) -> u16 {
+    let s = s.trim_ascii();
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (&s[..dot], &s[dot + 1..]),
+        None => (s, &[][..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
         return 0;
     }
     match int {
-        "1" if frac.bytes().all(|b| b == b'0') => 1000,
-        "0" => format!("{frac:0<3}").parse().unwrap_or(0),
+        b"1" if frac.iter().all(|&b| b == b'0') => 1000,
+        b"0" => frac.iter().chain(std::iter::repeat(&b'0')).take(3).fold(0, |q, &d| q * 10 + u16::from(d - b'0')),
         _ => 0,
     }
 }
@@ -139,15 +168,66 @@ mod tests {
         HeaderValue::from_str(s).unwrap()
     }
 
+    fn q(accept: &str, encoding: Encoding) -> u16 {
+        Accepted::parse(accept.as_bytes()).q(encoding)
+    }
+
     #[test]
     fn q_values() {
-        assert_eq!(q_for("br, gzip", "br"), 1000);
-        assert_eq!(q_for("gzip;q=0.8, br;q=0.9", "gzip"), 800);
-        assert_eq!(q_for("gzip;q=0.8, *;q=0.1", "br"), 100);
-        assert_eq!(q_for("gzip", "br"), 0);
-        assert_eq!(q_for("br;q=0", "br"), 0);
-        assert_eq!(q_for("br;q=1.5", "br"), 0, "malformed q refuses");
-        assert_eq!(parse_q("0.05"), 50);
+        use Encoding::{Br, Gzip};
+        assert_eq!(q("br, gzip", Br), 1000);
+        assert_eq!(q("gzip;q=0.8, br;q=0.9", Gzip), 800);
+        assert_eq!(q("gzip;q=0.8, *;q=0.1", Br), 100, "a coding not named gets *");
+        assert_eq!(q("gzip", Br), 0);
+        assert_eq!(q("br;q=0", Br), 0);
+        assert_eq!(q("br;q=1.5", Br), 0, "malformed q refuses");
+        assert_eq!(q("BR;Q=0.5", Br), 500, "names and q are case-insensitive");
+        assert_eq!(q(" br ; level=4 ;q=0.25 , gzip", Br), 250, "spaces and other parameters");
+        assert_eq!(q("\tgzip\t;q=0.3", Gzip), 300);
+        assert_eq!(q("br;q=0.9, br;q=0.1", Br), 900, "the first item for a coding counts");
+        assert_eq!(q("*;q=0.2, *;q=0.7", Gzip), 700, "the last * counts");
+        assert_eq!(q("*;q=0, gzip", Br), 0, "*;q=0 refuses what is not named");
+        assert_eq!(q("*;q=0, gzip", Gzip), 1000);
+        assert_eq!(q(",, ,br,", Br), 1000, "empty items are skipped");
+        assert_eq!(q("brotli, xgzip, gzipx, identity", Br), 0, "whole names only");
+        assert_eq!(q("brotli, xgzip, gzipx, identity", Gzip), 0);
+        assert_eq!(q("", Br), 0);
+        for (value, thousandths) in [
+            ("0.05", 50),
+            ("0.5", 500),
+            ("0.123", 123),
+            ("0.", 0),
+            ("0", 0),
+            ("1", 1000),
+            ("1.", 1000),
+            ("1.000", 1000),
+            (" 0.7 ", 700),
+            ("1.001", 0),
+            ("0.1234", 0),
+            ("0.5x", 0),
+            ("2", 0),
+            ("-1", 0),
+            ("", 0),
+            (".5", 0),
+            ("00.5", 0),
+        ] {
+            assert_eq!(parse_q(value.as_bytes()), thousandths, "q={value:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_picks_the_highest_q_and_brotli_on_a_tie() {
+        let both = [(Encoding::Br, ()), (Encoding::Gzip, ())];
+        let pick = |accept: Option<&str>| encoding(accept.map(v).as_ref(), &both);
+        assert_eq!(pick(Some("gzip, deflate, br, zstd")), Some(0));
+        assert_eq!(pick(Some("gzip;q=1, br;q=0.5")), Some(1));
+        assert_eq!(pick(Some("br;q=0, gzip;q=0")), None);
+        assert_eq!(pick(Some("identity")), None);
+        assert_eq!(pick(None), None);
+        let obs_text = HeaderValue::from_bytes(b"br\xff").unwrap();
+        assert_eq!(encoding(Some(&obs_text), &both), None, "a value that is not visible ASCII is ignored");
+        assert_eq!(encoding(Some(&v("br")), &both[1..]), None, "only the stored variants count");
+        assert_eq!(encoding::<()>(Some(&v("br")), &[]), None);
     }
 
     #[test]
