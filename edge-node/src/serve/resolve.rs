@@ -65,16 +65,27 @@ fn decode_segments(raw: &str) -> Result<RequestPath<'_>, &'static str> {
 }
 
 /// The path as it came, when decoding would not change it: rooted, printable ASCII without
-/// `%` or `\\`, and no empty, `.` or `..` segment but for one trailing slash.
+/// `%` or `\\`, and no empty, `.` or `..` segment but for one trailing slash. One pass over the
+/// bytes: this runs on every request.
 fn plain_path(raw: &str) -> Option<RequestPath<'_>> {
     let rest = raw.strip_prefix('/')?;
-    if !raw.bytes().all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\') {
+    let mut segment_start = 0;
+    for (i, &b) in rest.as_bytes().iter().enumerate() {
+        if !b.is_ascii_graphic() || b == b'%' || b == b'\\' {
+            return None;
+        }
+        if b == b'/' {
+            if matches!(&rest.as_bytes()[segment_start..i], b"" | b"." | b"..") {
+                return None;
+            }
+            segment_start = i + 1;
+        }
+    }
+    // The last segment is empty after a trailing slash (or for `/` itself).
+    if matches!(&rest.as_bytes()[segment_start..], b"." | b"..") {
         return None;
     }
     let key = rest.strip_suffix('/').unwrap_or(rest);
-    if !key.is_empty() && key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return None;
-    }
     let trailing_slash = !key.is_empty() && rest.len() > key.len();
     let display = if key.is_empty() { "/" } else { raw };
     Some(RequestPath { key: Cow::Borrowed(key), trailing_slash, display: Cow::Borrowed(display), impossible: false })
@@ -320,16 +331,55 @@ mod tests {
 
     #[test]
     fn plain_paths_borrow_and_agree_with_full_decoding() {
-        for raw in ["/", "/index.html", "/shop/", "/a/b/c.js", "/a-b_c~d.txt", "/product/123", "/x/y/"] {
+        for raw in [
+            "/",
+            "/index.html",
+            "/shop/",
+            "/a/b/c.js",
+            "/a-b_c~d.txt",
+            "/product/123",
+            "/x/y/",
+            "/.../x",
+            "/.well-known/a",
+        ] {
             let plain = plain_path(raw).unwrap_or_else(|| panic!("{raw} takes the borrowed path"));
             assert!(matches!(plain.key, Cow::Borrowed(_)), "{raw}");
             assert_eq!(plain, decode_segments(raw).unwrap(), "{raw}");
         }
-        for raw in
-            ["", "///", "/a//b", "/./a", "/a/.", "/a/../b", "/..", "/a%20b", "/a\\b", "/caf\u{e9}", "/a b", "/a/./"]
-        {
+        for raw in [
+            "",
+            "//",
+            "///",
+            "/a//b",
+            "/./a",
+            "/a/.",
+            "/a/../b",
+            "/..",
+            "/a%20b",
+            "/a\\b",
+            "/caf\u{e9}",
+            "/a b",
+            "/a/./",
+        ] {
             assert!(plain_path(raw).is_none(), "{raw:?} needs full decoding");
         }
+        // Every path of up to five characters from `/`, `.` and `a`: the one-pass check takes
+        // the borrowed path only where full decoding gives the same answer.
+        let mut raws = vec![String::from("/")];
+        for _ in 0..4 {
+            let longer: Vec<String> = raws.iter().flat_map(|r| ['/', '.', 'a'].map(|c| format!("{r}{c}"))).collect();
+            raws.extend(longer);
+        }
+        raws.sort();
+        raws.dedup();
+        let mut borrowed = 0;
+        for raw in &raws {
+            if let Some(plain) = plain_path(raw) {
+                assert_eq!(plain, decode_segments(raw).unwrap(), "{raw}");
+                borrowed += 1;
+            }
+        }
+        assert_eq!((raws.len(), borrowed), (121, 49), "paths tried, paths borrowed");
     }
 
     #[test]
