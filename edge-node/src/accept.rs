@@ -16,21 +16,22 @@ use tokio::net::TcpListener;
 use crate::events::RateLimiter;
 use crate::serve::respond;
 use crate::sites::Routes;
+use crate::timer::CoarseTimer;
 use futures_util::future::Either;
 
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn builder() -> auto::Builder<TokioExecutor> {
+/// hyper's settings. HTTP/1's header-read timeout (which also closes idle keep-alive
+/// connections) runs on [`CoarseTimer`]: hyper arms it for every request.
+fn builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .timer(CoarseTimer::start())
+        .header_read_timeout(header_read_timeout)
         .keep_alive(true)
         .max_buf_size(64 * 1024);
     builder
@@ -51,9 +52,10 @@ pub(crate) async fn serve(
     routes: Arc<ArcSwap<Routes>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limiter: Arc<RateLimiter>,
+    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = Arc::new(builder());
+    let builder = Arc::new(builder(header_read_timeout));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -59,6 +59,10 @@ pub struct Args {
     /// evicted after each swap [default: 10240].
     #[arg(long, env = "SWITCHYARD_CACHE_BUDGET_MIB")]
     pub cache_budget_mib: Option<u64>,
+    /// Seconds a client has to send a request's headers, and that an idle keep-alive
+    /// connection stays open; then the connection is closed [default: 10].
+    #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +81,7 @@ struct FileConfig {
     base_domain: Option<String>,
     memory_budget_mib: Option<u64>,
     cache_budget_mib: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
     /// `[origin]`: where blobs are fetched from.
     origin: Option<crate::origin::OriginSection>,
 }
@@ -101,6 +106,8 @@ pub struct Config {
     pub memory_budget: u64,
     /// Bytes of blob cache on disk before unreferenced blobs are evicted.
     pub cache_budget: u64,
+    /// How long a client has to send a request's headers (HTTP/1), idle time included.
+    pub header_read_timeout: std::time::Duration,
     /// Where blobs come from: the control plane (default) or the bucket.
     pub origin: crate::origin::OriginConfig,
 }
@@ -120,6 +127,7 @@ impl std::fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("memory_budget", &self.memory_budget)
             .field("cache_budget", &self.cache_budget)
+            .field("header_read_timeout", &self.header_read_timeout)
             .field("origin", &self.origin)
             .finish()
     }
@@ -182,6 +190,10 @@ impl Config {
         }
         let name = args.name.or(file.name).unwrap_or_else(default_name);
         let origin = crate::origin::OriginConfig::from_section(file.origin)?;
+        let header_read_timeout = match args.header_read_timeout_secs.or(file.header_read_timeout_secs).unwrap_or(10) {
+            secs @ 1..=3600 => std::time::Duration::from_secs(secs),
+            secs => bail!("header_read_timeout_secs {secs} is out of range: give 1 to 3600 seconds"),
+        };
         Ok(Config {
             origin,
             control_plane: control_plane.trim_end_matches('/').to_owned(),
@@ -196,6 +208,7 @@ impl Config {
             base_domain,
             memory_budget: args.memory_budget_mib.or(file.memory_budget_mib).unwrap_or(256) * 1024 * 1024,
             cache_budget: args.cache_budget_mib.or(file.cache_budget_mib).unwrap_or(10240).saturating_mul(1024 * 1024),
+            header_read_timeout,
         })
     }
 }
@@ -230,6 +243,7 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.base_domain, "localhost");
         assert_eq!(c.cache_budget, 10240 * 1024 * 1024);
+        assert_eq!(c.header_read_timeout, std::time::Duration::from_secs(10));
         assert!(!format!("{c:?}").contains("sye_x"), "the token is redacted from Debug");
     }
 
@@ -259,6 +273,24 @@ mod tests {
         std::fs::write(&file, "http_adr = \"x\"").unwrap();
         let e = Config::load(Args { config: Some(file), ..args() }).unwrap_err();
         assert!(format!("{e:#}").contains("unknown field `http_adr`"), "{e:#}");
+    }
+
+    #[test]
+    fn header_read_timeout_from_the_file_or_flag_within_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "header_read_timeout_secs = 30").unwrap();
+        let c = Config::load(Args { config: Some(file.clone()), ..args() }).unwrap();
+        assert_eq!(c.header_read_timeout, std::time::Duration::from_secs(30));
+        let c = Config::load(Args { config: Some(file), header_read_timeout_secs: Some(2), ..args() }).unwrap();
+        assert_eq!(c.header_read_timeout, std::time::Duration::from_secs(2), "the flag wins");
+        for bad in [0, 3601] {
+            let e = Config::load(Args { header_read_timeout_secs: Some(bad), ..args() }).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("header_read_timeout_secs {bad} is out of range: give 1 to 3600 seconds")
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod serve;
 pub mod sites;
 mod sync;
 pub mod tagging;
+mod timer;
 pub mod tls;
 
 use std::future::Future;
@@ -141,6 +142,7 @@ impl Bound {
             tokio::spawn(admin::serve(admin, self.routes.clone(), self.metrics.clone(), stop.clone()));
         }
         let limiter = Arc::new(events::RateLimiter::new(events::BURST, events::PER_SECOND, events::MAX_CLIENTS));
+        let header_read_timeout = self.config.header_read_timeout;
         tokio::spawn(heartbeat::run(self.config, client, self.status, stop.clone()));
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
@@ -151,11 +153,18 @@ impl Bound {
                 let acceptor = tokio_rustls::TlsAcceptor::from(config);
                 let routes = self.routes.clone();
                 let shutdown = stop.clone().cancelled_owned();
-                Some(tokio::spawn(accept::serve(listener, routes, Some(acceptor), limiter.clone(), shutdown)))
+                Some(tokio::spawn(accept::serve(
+                    listener,
+                    routes,
+                    Some(acceptor),
+                    limiter.clone(),
+                    header_read_timeout,
+                    shutdown,
+                )))
             }
             None => None,
         };
-        accept::serve(self.listener, self.routes, None, limiter, async move {
+        accept::serve(self.listener, self.routes, None, limiter, header_read_timeout, async move {
             shutdown.await;
             tracing::info!("shutting down: draining connections");
             stop_on_signal.cancel();

@@ -423,3 +423,60 @@ async fn with_no_memory_budget_every_file_streams_from_disk_intact() {
             .unwrap();
     assert_eq!((r.status().as_u16(), r.bytes().await.unwrap().as_ref()), (206, &b"x"[..]));
 }
+
+/// Reads from `stream` until the edge closes it, within `limit`; returns what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: std::time::Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut got))
+        .await
+        .unwrap_or_else(|_| panic!("the edge kept the connection open past {limit:?}; it sent {got:?}"))
+        .unwrap();
+    got
+}
+
+#[tokio::test]
+async fn header_read_timeout_closes_slow_and_idle_connections() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let s = Site::start().await;
+    let cache = s.p.dir.path().join("edge-timeout");
+    let edge = switchyard_testkit::Edge::start_with(
+        s.p.control().url(),
+        &s.p.edge_token,
+        &cache,
+        BASE,
+        &["--header-read-timeout-secs", "2"],
+    );
+    let request = format!("GET /assets/plain.js HTTP/1.1\r\nHost: {}\r\n\r\n", s.live);
+    switchyard_testkit::wait_for("the edge to serve", std::time::Duration::from_secs(10), || async {
+        let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+
+    // A head that never ends: closed without an answer, not before the timeout (less the
+    // timer's half-second tick) and well before three times it.
+    let mut slow = TcpStream::connect(edge.addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Slow: 1\r\n", s.live).as_bytes()).await.unwrap();
+    let got = read_until_closed(&mut slow, std::time::Duration::from_secs(6)).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "closed after {:?}", started.elapsed());
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "{}", String::from_utf8_lossy(&got));
+
+    // A head sent in pieces within the timeout is answered; the connection then idles out.
+    let mut idle = TcpStream::connect(edge.addr()).await.unwrap();
+    let (first, rest) = request.split_at(10);
+    idle.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    idle.write_all(rest.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let got = String::from_utf8(read_until_closed(&mut idle, std::time::Duration::from_secs(6)).await).unwrap();
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.ends_with("let x = 1;"), "{got}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "idle closed after {:?}", started.elapsed());
+
+    // Other connections were served all along.
+    let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
