@@ -8,7 +8,8 @@
 #
 #   BASELINE=9e2eded bash benches/ab.sh                 # builds that commit's edge first
 #   BASELINE_BIN=/path/to/switchyard-edge bash benches/ab.sh
-#   ROUNDS=7 DURATION=5s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1   (the defaults)
+#   ROUNDS=8 DURATION=5s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1   (the defaults)
+#   BASELINE_BIN=target/release/switchyard-edge bash benches/ab.sh   # the control: 1.00 ± noise
 #
 # Rows: the bundle of http.sh; `/` from a new visitor (no cookies, as wrk sends) and from a
 # returning one (`sy_id` and `sy_v` cookies), the JS file with brotli, a 404 and a rewrite.
@@ -21,13 +22,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
-ROUNDS=${ROUNDS:-7}
+ROUNDS=${ROUNDS:-8}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-}
 PORT_EDGE=18180 PORT_BASE=18181
 [ -n "$BASELINE$BASELINE_BIN" ] || { echo "set BASELINE=<commit> or BASELINE_BIN=<edge binary>" >&2; exit 2; }
+((ROUNDS % 2 == 0)) || { echo "ROUNDS must be even: half the rounds start each edge first" >&2; exit 2; }
 command -v wrk >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 }
@@ -38,21 +40,39 @@ bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries i
 
 bench_site "$WORK/site"
 control_plane_with "$CLIENT_CPU" "$WORK/site"
-start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
-PID_EDGE=${pids[-1]}
-start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
-PID_BASE=${pids[-1]}
+
+# (Re)starts both edges, this tree's first when $1 is 0, the baseline first otherwise. With two
+# copies of one binary, the edge started second served 2 to 3 % more requests, at less CPU per
+# request (2026-12-02, cause not found), whichever wrk started first: so half the rounds run
+# in each order.
+PID_EDGE="" PID_BASE=""
+start_both() {
+  if [ -n "$PID_EDGE" ]; then
+    kill "$PID_EDGE" "$PID_BASE"
+    wait "$PID_EDGE" "$PID_BASE" 2>/dev/null || true
+  fi
+  if (($1 == 0)); then
+    start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}
+    start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" && PID_BASE=${pids[-1]}
+  else
+    start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" && PID_BASE=${pids[-1]}
+    start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}
+  fi
+}
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
   "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|"
   "_redirects rewrite|/product/123|")
 
-both() { # seconds path header → "this baseline" requests completed, then each edge's CPU
-  # ticks over the cell and the client CPU's busy ticks (all processes) over the cell
-  local w=() p e0 b0 c0
+both() { # seconds path header round → "this baseline" requests completed, then each edge's CPU
+  # ticks over the cell and the client CPU's busy ticks (all processes) over the cell. The wrk
+  # started first alternates with the round: with two identical edges, the one whose wrk
+  # starts first served 1 to 2 % fewer requests (2026-12-02), a bias alternation cancels.
+  local w=() p e0 b0 c0 ports=("$PORT_EDGE" "$PORT_BASE")
+  (($4 % 2 == 0)) || ports=("$PORT_BASE" "$PORT_EDGE")
   e0=$(cpu_ticks "$PID_EDGE") b0=$(cpu_ticks "$PID_BASE") c0=$(cpu_busy_ticks "$CLIENT_CPU")
-  for p in "$PORT_EDGE" "$PORT_BASE"; do
+  for p in "${ports[@]}"; do
     taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" "-d$1" -H "Host: shop.bench.local" ${3:+-H "$3"} \
       "http://127.0.0.1:$p$2" >"$WORK/wrk.$p" &
     w+=($!)
@@ -64,18 +84,22 @@ both() { # seconds path header → "this baseline" requests completed, then each
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
-for row in "${ROWS[@]}"; do
-  IFS='|' read -r name path header <<<"$row"
-  # Both answer alike (status, encoding, bytes) before any timing.
-  answers=()
-  for p in "$PORT_EDGE" "$PORT_BASE"; do
-    answers+=("$(curl -s -o /dev/null -w '%{http_code} %header{content-encoding} %{size_download}' \
-      -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$p$path")")
-  done
-  both 2s "$path" "$header" >/dev/null # warm-up: connections, caches, the allocator
-  for round in $(seq 1 "$ROUNDS"); do
-    read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header")"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" >>"$RESULTS"
+for order in 0 1; do
+  start_both "$order"
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r name path header <<<"$row"
+    # Both answer alike (status, encoding, bytes) before any timing.
+    answers=()
+    for p in "$PORT_EDGE" "$PORT_BASE"; do
+      answers+=("$(curl -s -o /dev/null -w '%{http_code} %header{content-encoding} %{size_download}' \
+        -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$p$path")")
+    done
+    both 2s "$path" "$header" 0 >/dev/null # warm-up: connections, caches, the allocator
+    for round in $(seq $((order * ROUNDS / 2 + 1)) $(((order + 1) * ROUNDS / 2))); do
+      read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header" "$round")"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" \
+        >>"$RESULTS"
+    done
   done
 done
 

@@ -7,6 +7,7 @@
 #   BASELINE=9e2eded bash benches/http.sh   # also the edge built from that commit, same run
 #   ROUNDS=5 DURATION=5s bash benches/http.sh  # 5 rounds, medians of requests/s and of ratios
 #   ONLY=edge BASELINE=9e2eded ROUNDS=9 bash benches/http.sh   # the two edges only
+#   ONLY='edge|nginx' ONLY_ROWS=app.js ROUNDS=9 bash benches/http.sh   # one row, two servers
 #
 # Installs what it needs (wrk, nginx with brotli_static, brotli, static-web-server) and prints
 # a Markdown table for benches/README.md.
@@ -21,6 +22,7 @@ BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-} # or an edge binary built already (its label: BASELINE or the path)
 ROUNDS=${ROUNDS:-1}
 ONLY=${ONLY:-} # a regex: only the servers whose name matches it (e.g. ONLY=edge)
+ONLY_ROWS=${ONLY_ROWS:-} # a regex: only the rows whose name matches it (e.g. ONLY_ROWS=app.js)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -134,12 +136,16 @@ check() { # port host path header → "status encoding bytes"
   curl "${args[@]}" "http://127.0.0.1:$1$3"
 }
 
-bench() { # port host path header → "rps p50 p99"
+bench() { # port host path header → "rps p50 p99 server-busy client-busy" (the last two: each
+  # core's non-idle clock ticks over the measured run, every process, softirqs included)
   local args=(-t1 "-c$CONNECTIONS" "-d$DURATION" --latency -H "Host: $2")
   [ -n "$4" ] && args+=(-H "$4")
   # A short warm-up first (connections, caches, the allocator), then the measured run.
   taskset -c "$CLIENT_CPU" wrk -t1 "-c$CONNECTIONS" -d2s -H "Host: $2" ${4:+-H "$4"} "http://127.0.0.1:$1$3" >/dev/null
+  local s0 c0
+  s0=$(cpu_busy_ticks "$SERVER_CPU") c0=$(cpu_busy_ticks "$CLIENT_CPU")
   taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$1$3" >"$WORK/wrk.out"
+  local busy="$(($(cpu_busy_ticks "$SERVER_CPU") - s0)) $(($(cpu_busy_ticks "$CLIENT_CPU") - c0))"
   local rps p50 p99
   rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")
@@ -147,7 +153,7 @@ bench() { # port host path header → "rps p50 p99"
   if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.out"; then
     grep "Non-2xx\|Socket errors" "$WORK/wrk.out" | sed 's/^ */  note: /' >&2
   fi
-  echo "$rps $p50 $p99"
+  echo "$rps $p50 $p99 $busy"
 }
 
 # One cell per (round, row, server). Rounds alternate the servers' order (the edge first in
@@ -163,13 +169,15 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name path header <<<"$row"
+    if [ -n "$ONLY_ROWS" ] && ! [[ "$name" =~ $ONLY_ROWS ]]; then continue; fi
     for server in "${order[@]}"; do
       IFS='|' read -r sname port host <<<"$server"
       if [[ "$sname" == bare* ]] && [ "$path" != "/" ]; then continue; fi
       if [ -n "$ONLY" ] && ! [[ "$sname" =~ $ONLY ]]; then continue; fi
       answer=$(check "$port" "$host" "$path" "$header")
-      read -r rps p50 p99 <<<"$(bench "$port" "$host" "$path" "$header")"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$sname" "$answer" "$rps" "$p50" "$p99" >>"$RESULTS"
+      read -r rps p50 p99 sbusy cbusy <<<"$(bench "$port" "$host" "$path" "$header")"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$sname" "$answer" "$rps" "$p50" "$p99" \
+        "$sbusy" "$cbusy" >>"$RESULTS"
     done
   done
 done
@@ -178,29 +186,44 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS 
 echo
 # With one round: each cell. With more: per row and server the median requests/s, and the
 # median over rounds of the edge's requests/s divided by that server's in the same round,
-# with the lowest and highest of those ratios.
-python3 - "$RESULTS" "$ROUNDS" <<'PY'
+# with the lowest and highest of those ratios. Every row also shows how busy the server's
+# core and wrk's core were (median): a server core well below 100 % while wrk's is near it
+# means wrk, not the server, set that cell's pace; then the server core's CPU time per
+# request (all of that core's non-idle time, softirqs included, over requests served) is
+# what tells the servers apart.
+python3 - "$RESULTS" "$ROUNDS" "$(getconf CLK_TCK)" "${DURATION%s}" <<'PY'
 import statistics, sys
 rows, rounds = {}, int(sys.argv[2])
+tick, seconds = 1 / int(sys.argv[3]), float(sys.argv[4])
 for line in open(sys.argv[1]):
-    rnd, row, server, answer, rps, p50, p99 = line.rstrip("\n").split("\t")
-    rows.setdefault(row, {}).setdefault(server, []).append((int(rnd), answer, float(rps), p50, p99))
+    rnd, row, server, answer, rps, p50, p99, sbusy, cbusy = line.rstrip("\n").split("\t")
+    rows.setdefault(row, {}).setdefault(server, []).append(
+        (int(rnd), answer, float(rps), p50, p99, int(sbusy) * tick, int(cbusy) * tick))
+
+def cpu(cells):  # "server core busy / wrk core busy | server core µs per request"
+    s = statistics.median(c[5] for c in cells) / seconds
+    w = statistics.median(c[6] for c in cells) / seconds
+    us = statistics.median(c[5] * 1e6 / (c[2] * seconds) for c in cells)
+    return f"{s:.0%} / {w:.0%} | {us:.1f}"
+
 if rounds == 1:
-    print("| row | server | answer (status, encoding, bytes) | requests/s | p50 | p99 | edge ÷ this |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| row | server | answer (status, encoding, bytes) | requests/s | p50 | p99 | edge ÷ this "
+          "| server core / wrk core busy | server core µs per request |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
 else:
-    print("| row | server | answer (status, encoding, bytes) | requests/s (median) | edge ÷ this (median) | lowest–highest |")
-    print("|---|---|---|---:|---:|---|")
+    print("| row | server | answer (status, encoding, bytes) | requests/s (median) | edge ÷ this (median) "
+          "| lowest–highest | server core / wrk core busy | server core µs per request |")
+    print("|---|---|---|---:|---:|---|---:|---:|")
 for row, servers in rows.items():
-    edge = {r: rps for r, _, rps, _, _ in servers.get("switchyard-edge", [])}
+    edge = {c[0]: c[2] for c in servers.get("switchyard-edge", [])}
     for server, cells in servers.items():
-        ratios = [edge[r] / rps for r, _, rps, _, _ in cells if r in edge]
+        ratios = [edge[c[0]] / c[2] for c in cells if c[0] in edge]
         ratio = f"{statistics.median(ratios):.2f}" if ratios else "-"
         if rounds == 1:
-            _, answer, rps, p50, p99 = cells[0]
-            print(f"| {row} | {server} | {answer} | {rps:.2f} | {p50} | {p99} | {ratio} |")
+            _, answer, rps, p50, p99, *_ = cells[0]
+            print(f"| {row} | {server} | {answer} | {rps:.2f} | {p50} | {p99} | {ratio} | {cpu(cells)} |")
         else:
-            median = statistics.median(rps for _, _, rps, _, _ in cells)
+            median = statistics.median(c[2] for c in cells)
             spread = f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "-"
-            print(f"| {row} | {server} | {cells[0][1]} | {median:.0f} | {ratio} | {spread} |")
+            print(f"| {row} | {server} | {cells[0][1]} | {median:.0f} | {ratio} | {spread} | {cpu(cells)} |")
 PY
