@@ -74,12 +74,13 @@ async fn tick(shared: Weak<Shared>) {
         let Some(shared) = shared.upgrade() else { return };
         let now_ms = now.saturating_duration_since(shared.base).as_millis() as u64;
         shared.now_ms.store(now_ms, Ordering::Relaxed);
+        // Wakers are cloned under each shard's lock and woken after it is released.
+        let mut expired = Vec::new();
         for shard in &shared.shards {
             let slab = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for (_, waiter) in slab.iter().filter(|(_, w)| w.deadline_ms <= now_ms) {
-                waiter.waker.wake_by_ref();
-            }
+            expired.extend(slab.iter().filter(|(_, w)| w.deadline_ms <= now_ms).map(|(_, w)| w.waker.clone()));
         }
+        expired.into_iter().for_each(Waker::wake);
     }
 }
 
