@@ -8,8 +8,9 @@
 //! `benches/ab.sh` (`benches/README.md`). Here a sleep polled before its deadline parks its
 //! waker in a slab (one of a few shards, each behind a mutex held for an insert or a removal)
 //! and one ticker task wakes the sleeps whose deadline has passed, every [`TICK`]; dropping a
-//! sleep frees its slot. `now()` is the ticker's clock, so a deadline falls up to one tick early and
-//! fires up to one tick late: a 10 s timeout closes a silent connection after 9.5 to 10.5 s.
+//! sleep frees its slot. `now()` is the ticker's clock, so a deadline falls up to one tick
+//! early and fires up to one tick late: a 10 s timeout closes a silent connection after 9.5
+//! to 10.5 s.
 //!
 //! Invariant: a slot is freed only by the sleep that took it (on drop or when it completes),
 //! never by the ticker, so a slab key always belongs to the sleep holding it.
