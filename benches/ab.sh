@@ -67,8 +67,8 @@ ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
 
 both() { # seconds path header round → "this baseline" requests completed, then each edge's CPU
   # ticks over the cell and the client CPU's busy ticks (all processes) over the cell. The wrk
-  # started first alternates with the round: with two identical edges, the one whose wrk
-  # starts first served 1 to 2 % fewer requests (2026-12-02), a bias alternation cancels.
+  # started first alternates with the round; on its own that did not remove the difference
+  # between two identical edges (the start order of the edges did, see `start_both`).
   local w=() p e0 b0 c0 ports=("$PORT_EDGE" "$PORT_BASE")
   (($4 % 2 == 0)) || ports=("$PORT_BASE" "$PORT_EDGE")
   e0=$(cpu_ticks "$PID_EDGE") b0=$(cpu_ticks "$PID_BASE") c0=$(cpu_busy_ticks "$CLIENT_CPU")

@@ -397,14 +397,7 @@ async fn malformed_rules_fail_the_deploy_with_their_line() {
 #[tokio::test]
 async fn with_no_memory_budget_every_file_streams_from_disk_intact() {
     let s = Site::start().await;
-    let cache = s.p.dir.path().join("edge-no-memory");
-    let edge = switchyard_testkit::Edge::start_with(
-        s.p.control().url(),
-        &s.p.edge_token,
-        &cache,
-        BASE,
-        &["--memory-budget-mib", "0"],
-    );
+    let edge = s.p.add_edge("edge-no-memory", "local", &["--memory-budget-mib", "0"]);
     let url = format!("{}/assets/app.3f9a1c2b.js", edge.url());
     let got = switchyard_testkit::wait_for("the second edge to serve", std::time::Duration::from_secs(10), || async {
         let r = s.p.http.get(&url).header("host", &s.live).header("accept-encoding", "gzip").send().await.ok()?;
@@ -440,14 +433,7 @@ async fn header_read_timeout_closes_slow_and_idle_connections() {
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
     let s = Site::start().await;
-    let cache = s.p.dir.path().join("edge-timeout");
-    let edge = switchyard_testkit::Edge::start_with(
-        s.p.control().url(),
-        &s.p.edge_token,
-        &cache,
-        BASE,
-        &["--header-read-timeout-secs", "2"],
-    );
+    let edge = s.p.add_edge("edge-timeout", "local", &["--header-read-timeout-secs", "2"]);
     let request = format!("GET /assets/plain.js HTTP/1.1\r\nHost: {}\r\n\r\n", s.live);
     switchyard_testkit::wait_for("the edge to serve", std::time::Duration::from_secs(10), || async {
         let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.ok()?;
