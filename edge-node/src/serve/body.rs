@@ -12,10 +12,12 @@ use crate::sites::Representation;
 
 type FileStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
 
+/// Small (40 bytes) because a response is moved several times on its way to hyper: the file
+/// stream, which only large files take, is boxed.
 pub enum Body {
     Empty,
     Bytes(Option<Bytes>),
-    File { stream: FileStream, remaining: u64 },
+    File { stream: Box<FileStream>, remaining: u64 },
 }
 
 /// `len` bytes of `repr` from `offset` (the caller checked the bounds).
@@ -27,7 +29,10 @@ pub(super) fn of(repr: &Representation, offset: u64, len: u64) -> Body {
     let opened = std::fs::File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f));
     match opened {
         Ok(f) => Body::File {
-            stream: tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(f).take(len), 64 * 1024),
+            stream: Box::new(tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(f).take(len),
+                64 * 1024,
+            )),
             remaining: len,
         },
         Err(error) => {
@@ -52,7 +57,7 @@ impl hyper::body::Body for Body {
             Body::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Body::File { stream, remaining } => {
                 use futures_util::Stream;
-                match Pin::new(stream).poll_next(cx) {
+                match Pin::new(&mut **stream).poll_next(cx) {
                     Poll::Ready(Some(Ok(chunk))) => {
                         *remaining = remaining.saturating_sub(chunk.len() as u64);
                         Poll::Ready(Some(Ok(Frame::data(chunk))))
@@ -81,3 +86,6 @@ impl hyper::body::Body for Body {
         }
     }
 }
+
+// A response is moved by value from `respond` into hyper; keep the body a few words.
+const _: () = assert!(std::mem::size_of::<Body>() <= 40);
