@@ -37,12 +37,24 @@ pub fn platform_host(app: &str, selector: &Selector, base: &str) -> String {
 /// Lower-cases a `Host` header value and strips its port and a trailing dot. Borrows when
 /// nothing needs changing (the common case on the request path).
 pub fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
-    let without_port = match host.rsplit_once(':') {
-        // An IPv6 literal without a port ends in ']'; with a port the part after ':' is digits.
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let trimmed = without_port.trim_end_matches('.');
+    // One backward pass over the bytes (every request runs this): the port is the digits
+    // after the last ':', if nothing else follows it; an IPv6 literal without a port ends in
+    // ']'.
+    let b = host.as_bytes();
+    let mut end = b.len();
+    while end > 0 && b[end - 1].is_ascii_digit() {
+        end -= 1;
+    }
+    if end == 0 || b[end - 1] != b':' {
+        end = b.len();
+    } else {
+        end -= 1;
+    }
+    while end > 0 && b[end - 1] == b'.' {
+        end -= 1;
+    }
+    // `end` is at an ASCII byte or the end, so a char boundary.
+    let trimmed = &host[..end];
     if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
     } else {

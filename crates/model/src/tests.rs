@@ -88,6 +88,34 @@ fn hosts() {
     assert!(matches!(normalize_host("shop.example.com:8443"), std::borrow::Cow::Borrowed("shop.example.com")));
 }
 
+/// `normalize_host` scans bytes backwards; this is the rule it implements, spelled with
+/// `str` methods, checked on every string of up to five characters from a small alphabet
+/// (digits, `:`, `.`, `]`, both cases and a two-byte character).
+#[test]
+fn normalize_host_agrees_with_its_rule_on_every_short_string() {
+    fn rule(host: &str) -> String {
+        let without_port = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        without_port.trim_end_matches('.').to_ascii_lowercase()
+    }
+    let alphabet = ["a", "A", ":", "1", ".", "]", "é"];
+    let mut all = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..5 {
+        last = last.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
+        all.extend(last.iter().cloned());
+    }
+    assert_eq!(all.len(), 1 + 7 + 49 + 343 + 2401 + 16807);
+    for host in &all {
+        let got = normalize_host(host);
+        assert_eq!(got, rule(host), "{host:?}");
+        let lower = !host.bytes().any(|b| b.is_ascii_uppercase());
+        assert_eq!(matches!(got, std::borrow::Cow::Borrowed(_)), lower, "{host:?}: borrows iff nothing to lower-case");
+    }
+}
+
 #[test]
 fn patterns_match_like_netlify() {
     use crate::rules::{Pattern, PatternError};
