@@ -298,7 +298,7 @@ impl Routes {
                     h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
                     h.insert(X_APP, app_header.clone());
                     h.insert(X_VERSION, version_header.clone());
-                    Ok(Representation { body, size, etag, headers: PrebuiltHeaders::new(&h, &tag) })
+                    Ok(Representation { body, size, etag, headers: PrebuiltHeaders::new(&h, &tag, page) })
                 };
             let identity = representation(&entry.sha256, entry.size, None)?;
             let mut encodings = Vec::with_capacity(entry.encodings.len());

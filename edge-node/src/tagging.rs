@@ -281,38 +281,72 @@ pub enum Prebuilt {
     None,
     /// The plain-HTTP `sy_v` cookie of the version served.
     Version,
+    /// That, then a `sy_id` placeholder that [`set_cookies`] overwrites with the minted id.
+    VersionAndVisitor,
 }
 
-/// A response's headers built once, without and with the version's plain-HTTP cookie, so
-/// that the common responses clone one map and add no entry: an insert into the clone (whose
-/// entries have no spare capacity) reallocates.
+/// A response's headers built once, without and with the version's plain-HTTP cookie (and
+/// for a page, with a `sy_id` placeholder after it too), so that the common responses clone
+/// one map and add no entry: an insert into the clone (whose entries have no spare capacity)
+/// reallocates.
 pub struct PrebuiltHeaders {
     /// No `Set-Cookie`: a response to a visitor whose `sy_v` names the version already.
     plain: HeaderMap,
     /// And the plain-HTTP `sy_v` cookie: a response to a visitor without it.
     with_version: HeaderMap,
+    /// And a `sy_id` placeholder: a page for a new visitor (ids are minted on navigation
+    /// requests, which pages answer). Pages only.
+    with_visitor: Option<HeaderMap>,
 }
 
 impl PrebuiltHeaders {
-    /// The variants of `headers` for a file of the version `tag`.
-    pub fn new(headers: &HeaderMap, tag: &SiteTag) -> PrebuiltHeaders {
+    /// The variants of `headers` for a file of the version `tag`; `page`: an HTML file.
+    pub fn new(headers: &HeaderMap, tag: &SiteTag, page: bool) -> PrebuiltHeaders {
         let mut with_version = headers.clone();
         with_version.append(header::SET_COOKIE, tag.cookie(false).clone());
+        let with_visitor = page.then(|| {
+            let mut with_visitor = with_version.clone();
+            with_visitor.append(header::SET_COOKIE, visitor_cookie(VisitorId(0), false));
+            with_visitor.clone()
+        });
         // Each map of the exact size (a clone has no spare capacity).
-        PrebuiltHeaders { plain: headers.clone(), with_version: with_version.clone() }
+        PrebuiltHeaders { plain: headers.clone(), with_version: with_version.clone(), with_visitor }
     }
 
     /// The variant to start a response from for the cookies `wanted`, and which cookies it
     /// holds ([`set_cookies`] completes them).
     pub fn pick(&self, wanted: Wanted) -> (&HeaderMap, Prebuilt) {
-        if wanted.version { (&self.with_version, Prebuilt::Version) } else { (&self.plain, Prebuilt::None) }
+        match (wanted.version, wanted.visitor, &self.with_visitor) {
+            (true, Some(_), Some(with_visitor)) => (with_visitor, Prebuilt::VersionAndVisitor),
+            (true, ..) => (&self.with_version, Prebuilt::Version),
+            (false, ..) => (&self.plain, Prebuilt::None),
+        }
     }
 }
 
 /// Completes the `Set-Cookie` headers of a response served from `served` whose headers
-/// already hold `prebuilt`'s: makes the `sy_v` cookie `Secure` over HTTPS, adds what is
-/// missing. A returning visitor's response adds no entry.
+/// already hold `prebuilt`'s, as [`PrebuiltHeaders::pick`] chose them for `wanted`: makes the
+/// `sy_v` cookie `Secure` over HTTPS, writes the minted `sy_id`, adds what is missing. A
+/// returning visitor's response adds no entry, nor does a new visitor's page.
 pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebuilt, headers: &mut HeaderMap) {
+    if prebuilt == Prebuilt::VersionAndVisitor
+        && let Some(visitor) = wanted.visitor
+        && let header::Entry::Occupied(mut cookies) = headers.entry(header::SET_COOKIE)
+    {
+        // `sy_v`, then the placeholder.
+        for (i, value) in cookies.iter_mut().enumerate() {
+            match i {
+                0 if secure => *value = served.tag.cookie(true).clone(),
+                1 => *value = visitor_cookie(visitor, secure),
+                _ => {}
+            }
+        }
+        return;
+    }
+    if prebuilt == Prebuilt::VersionAndVisitor {
+        // Not what `pick` chose it for: start from no cookie.
+        headers.remove(header::SET_COOKIE);
+    }
     match (prebuilt, wanted.version) {
         (Prebuilt::Version, true) if secure => {
             headers.insert(header::SET_COOKIE, served.tag.cookie(true).clone());
@@ -323,7 +357,7 @@ pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebui
         (Prebuilt::Version, false) => {
             headers.remove(header::SET_COOKIE);
         }
-        (Prebuilt::None, version) => {
+        (Prebuilt::None | Prebuilt::VersionAndVisitor, version) => {
             if version {
                 headers.append(header::SET_COOKIE, served.tag.cookie(secure).clone());
             }

@@ -293,26 +293,35 @@ fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
     ];
     let mut base = HeaderMap::new();
     base.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    let prebuilt = PrebuiltHeaders::new(&base, &sites[&3].tag);
-    let mut picked = Vec::new();
-    for (cookie, navigation) in requests {
-        let h = cookie_headers(&[cookie]);
-        for secure in [false, true] {
-            let c = choose(&host, Cookies::read(&h), navigation, || 1_000);
-            let wanted = c.wanted(c.site);
-            let mut appended = base.clone();
-            set_cookies(wanted, c.site, secure, Prebuilt::None, &mut appended);
-            let (headers, kind) = prebuilt.pick(wanted);
-            picked.push(kind);
-            let mut completed = headers.clone();
-            set_cookies(wanted, c.site, secure, kind, &mut completed);
-            assert_eq!(completed, appended, "cookie {cookie:?}, secure {secure}");
+    for page in [false, true] {
+        let prebuilt = PrebuiltHeaders::new(&base, &sites[&3].tag, page);
+        let mut picked = Vec::new();
+        for (cookie, navigation) in requests {
+            let h = cookie_headers(&[cookie]);
+            for secure in [false, true] {
+                let c = choose(&host, Cookies::read(&h), navigation, || 1_000);
+                let wanted = c.wanted(c.site);
+                let mut appended = base.clone();
+                set_cookies(wanted, c.site, secure, Prebuilt::None, &mut appended);
+                let (headers, kind) = prebuilt.pick(wanted);
+                picked.push(kind);
+                let mut completed = headers.clone();
+                set_cookies(wanted, c.site, secure, kind, &mut completed);
+                assert_eq!(completed, appended, "cookie {cookie:?}, secure {secure}, page {page}");
+                if page || wanted.visitor.is_none() {
+                    assert_eq!(completed.len(), headers.len(), "no value added: {cookie:?}, {secure}, {page}");
+                }
+            }
+        }
+        assert!(picked.contains(&Prebuilt::Version) && picked.contains(&Prebuilt::None));
+        // A new visitor's page takes the map with the placeholder; other files have none.
+        assert_eq!(picked.contains(&Prebuilt::VersionAndVisitor), page);
+        // Headers with cookies the response does not want lose them.
+        for wanted in [Wanted { version: true, visitor: None }, Wanted { version: true, visitor: Some(VisitorId(7)) }] {
+            let (picked, kind) = prebuilt.pick(wanted);
+            let mut out = picked.clone();
+            set_cookies(Wanted::NONE, &sites[&3], false, kind, &mut out);
+            assert_eq!(out, base, "{wanted:?}, page {page}");
         }
     }
-    assert!(picked.contains(&Prebuilt::Version) && picked.contains(&Prebuilt::None));
-    // Headers with a cookie the response does not want lose it.
-    let (with_version, kind) = prebuilt.pick(Wanted { version: true, visitor: None });
-    let mut out = with_version.clone();
-    set_cookies(Wanted::NONE, &sites[&3], false, kind, &mut out);
-    assert_eq!(out, base);
 }
