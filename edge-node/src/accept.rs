@@ -10,9 +10,9 @@ use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::drain::{Drain, Watcher};
 use crate::events::RateLimiter;
 use crate::serve::respond;
 use crate::sites::Routes;
@@ -56,7 +56,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = Arc::new(builder(header_read_timeout));
-    let graceful = GracefulShutdown::new();
+    let drain = Drain::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -73,7 +73,7 @@ pub(crate) async fn serve(
                 let _ = stream.set_nodelay(true);
                 let (routes, tls, builder, limiter) = (routes.clone(), tls.clone(), builder.clone(), limiter.clone());
                 // Watched from accept on, so a drain waits for handshakes in flight too.
-                let watcher = graceful.watcher();
+                let watcher = drain.watcher();
                 tokio::spawn(async move {
                     let Some(acceptor) = tls else {
                         return serve_connection(&builder, TokioIo::new(stream), routes, limiter, false, watcher, peer).await;
@@ -90,7 +90,7 @@ pub(crate) async fn serve(
     }
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = drain.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
     }
 }
@@ -102,7 +102,7 @@ async fn serve_connection<IO>(
     routes: Arc<ArcSwap<Routes>>,
     limiter: Arc<RateLimiter>,
     secure: bool,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: Watcher,
     peer: std::net::SocketAddr,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

@@ -16,6 +16,7 @@ mod accept;
 pub mod access;
 mod admin;
 pub mod config;
+mod drain;
 pub mod events;
 mod gc;
 mod heartbeat;

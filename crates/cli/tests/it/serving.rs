@@ -466,3 +466,46 @@ async fn header_read_timeout_closes_slow_and_idle_connections() {
     let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// SIGTERM: a keep-alive connection idle between requests is closed at once, not after the
+/// header-read timeout, and the drain ends without waiting for its deadline.
+#[tokio::test]
+async fn sigterm_closes_idle_keep_alive_connections_and_the_drain_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let s = Site::start().await;
+    let edge = s.p.add_edge("edge-drain", "local", &[]);
+    switchyard_testkit::wait_for("the edge to serve", std::time::Duration::from_secs(10), || async {
+        let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut conn = TcpStream::connect(edge.addr()).await.unwrap();
+        conn.write_all(format!("GET /assets/plain.js HTTP/1.1\r\nHost: {}\r\n\r\n", s.live).as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(b"let x = 1;") {
+            let n =
+                tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&got));
+        idle.push(conn);
+    }
+    let started = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &edge.pid().to_string()]).status().unwrap().success());
+    for conn in &mut idle {
+        // Well under the 10 s header-read timeout and the 10 s drain deadline.
+        let got = read_until_closed(conn, std::time::Duration::from_secs(5)).await;
+        assert!(got.is_empty(), "nothing more after the answer: {}", String::from_utf8_lossy(&got));
+    }
+    switchyard_testkit::wait_for("the drain to end", std::time::Duration::from_secs(5), || async {
+        edge.logs().contains("all connections drained").then_some(())
+    })
+    .await;
+    assert!(!edge.logs().contains("drain timed out"), "{}", edge.logs());
+    assert!(started.elapsed() < std::time::Duration::from_secs(9), "{:?}", started.elapsed());
+}
