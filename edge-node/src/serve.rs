@@ -265,7 +265,7 @@ fn full(repr: &Representation) -> Body {
 /// `_headers` rules for the request path, in order: set, then remove.
 fn apply_header_rules(site: &Site, path: &str, h: &mut HeaderMap) {
     for rule in &site.header_rules {
-        if rule.pattern.matches(path).is_none() {
+        if !rule.pattern.is_match(path) {
             continue;
         }
         for (name, value) in &rule.set {

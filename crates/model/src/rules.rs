@@ -147,25 +147,52 @@ impl Pattern {
             .chain(self.splat.then_some("splat"))
     }
 
-    /// Matches a decoded request path (leading `/`; a trailing `/` is ignored).
-    pub fn matches(&self, path: &str) -> Option<Captures<'_>> {
-        let mut parts = path.split('/').filter(|s| !s.is_empty());
-        let mut captures = Captures::default();
+    /// Whether `path` matches: what [`Pattern::matches`] decides, without capturing (no
+    /// allocation; `_headers` rules are checked on every request).
+    pub fn is_match(&self, path: &str) -> bool {
+        self.walk(path, |_, _| {}).is_some_and(|rest| self.splat || rest.bytes().all(|b| b == b'/'))
+    }
+
+    /// Matches `path` segment by segment (empty segments skipped), calling `placeholder`
+    /// with each placeholder's name and part; the rest of the path after the last segment.
+    fn walk<'p, 's>(&'p self, path: &'s str, mut placeholder: impl FnMut(&'p str, &'s str)) -> Option<&'s str> {
+        let mut rest = path;
         for segment in &self.segments {
-            let part = parts.next()?;
+            rest = rest.trim_start_matches('/');
+            let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            let part = &rest[..end];
             match segment {
                 Segment::Literal(lit) if lit == part => {}
                 Segment::Literal(_) => return None,
-                Segment::Placeholder(name) => captures.named.push((name, part.to_owned())),
+                Segment::Placeholder(name) => placeholder(name, part),
             }
+            rest = &rest[end..];
         }
-        let rest: Vec<&str> = parts.collect();
-        if self.splat {
-            captures.splat = Some(rest.join("/"));
-        } else if !rest.is_empty() {
+        Some(rest)
+    }
+
+    /// Matches a decoded request path (leading `/`; a trailing `/` is ignored).
+    pub fn matches(&self, path: &str) -> Option<Captures<'_>> {
+        let mut named = Vec::new();
+        let rest = self.walk(path, |name, part| named.push((name, part.to_owned())))?;
+        let splat = if self.splat {
+            // The rest's non-empty segments joined by '/': the rest itself, trimmed, unless it
+            // holds an empty segment.
+            let rest = rest.trim_matches('/');
+            Some(if rest.as_bytes().windows(2).any(|w| w == b"//") {
+                rest.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+            } else {
+                rest.to_owned()
+            })
+        } else if rest.bytes().all(|b| b == b'/') {
+            None
+        } else {
             return None;
-        }
-        Some(captures)
+        };
+        Some(Captures { named, splat })
     }
 }
 
@@ -173,6 +200,9 @@ impl Captures<'_> {
     /// Replaces `:splat` and `:name` in a target with what was captured.
     pub fn expand(&self, target: &str) -> String {
         let mut out = target.to_owned();
+        if !target.contains(':') {
+            return out;
+        }
         if let Some(splat) = &self.splat {
             out = out.replace(":splat", splat);
         }

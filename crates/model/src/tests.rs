@@ -116,6 +116,56 @@ fn normalize_host_agrees_with_its_rule_on_every_short_string() {
     }
 }
 
+/// `Pattern::matches` and `is_match` walk the path without splitting it into a vector; this
+/// is the rule they implement (split on '/', empty segments dropped, the splat the rest joined
+/// by '/'), checked for several patterns on every path of up to seven characters from '/',
+/// 'a' and 'b'.
+#[test]
+fn pattern_matching_agrees_with_its_rule_on_every_short_path() {
+    use crate::rules::Pattern;
+    fn rule(pattern: &str, path: &str) -> Option<(Vec<String>, Option<String>)> {
+        let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        let splat = segments.last() == Some(&"*");
+        let fixed = &segments[..segments.len() - usize::from(splat)];
+        let mut parts = path.split('/').filter(|s| !s.is_empty());
+        let mut named = Vec::new();
+        for segment in fixed {
+            let part = parts.next()?;
+            match segment.strip_prefix(':') {
+                Some(_) => named.push(part.to_owned()),
+                None if *segment == part => {}
+                None => return None,
+            }
+        }
+        let rest: Vec<&str> = parts.collect();
+        match splat {
+            true => Some((named, Some(rest.join("/")))),
+            false if rest.is_empty() => Some((named, None)),
+            false => None,
+        }
+    }
+    let patterns = ["/", "/a", "/a/*", "/*", "/:x", "/:x/*", "/a/:x/b", "/:x/:y", "/b/a/*"];
+    let mut paths = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..7 {
+        last = last.iter().flat_map(|p| ["/", "a", "b"].map(|c| format!("{p}{c}"))).collect();
+        paths.extend(last.iter().cloned());
+    }
+    let mut matched = 0;
+    for pattern in patterns {
+        let p = Pattern::parse(pattern).unwrap();
+        for path in &paths {
+            let want = rule(pattern, path);
+            let got = p.matches(path).map(|c| (c.named.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), c.splat));
+            assert_eq!(got, want, "{pattern} on {path:?}");
+            assert_eq!(p.is_match(path), want.is_some(), "{pattern} on {path:?}");
+            matched += usize::from(want.is_some());
+        }
+    }
+    assert_eq!(paths.len(), 3280);
+    assert!(matched > 3000, "the patterns match a fair share: {matched}");
+}
+
 #[test]
 fn patterns_match_like_netlify() {
     use crate::rules::{Pattern, PatternError};
@@ -123,6 +173,7 @@ fn patterns_match_like_netlify() {
     assert_eq!(p.matches("/blog/2024/post").unwrap().expand("/news/:splat"), "/news/2024/post");
     assert_eq!(p.matches("/blog/").unwrap().expand("/news/:splat"), "/news/");
     assert!(p.matches("/blogs/x").is_none());
+    assert_eq!(p.matches("/blog/x").unwrap().expand("/index.html"), "/index.html", "nothing to expand");
     let p = Pattern::parse("/p/:id").unwrap();
     assert_eq!(p.matches("/p/42").unwrap().expand("/product?id=:id"), "/product?id=42");
     assert_eq!(p.matches("/p/42/").unwrap().expand("/x/:id"), "/x/42", "a trailing slash is ignored");

@@ -134,23 +134,31 @@ pub(super) fn resolve<'a>(
         if file_exists && !rule.force {
             continue;
         }
-        let Some(mut captures) = rule.pattern.matches(&path.display) else { continue };
-        // Captured text was decoded; encode it again so that it cannot change the target's
-        // structure (`%5C` → `\` would make `/\evil.com`, which browsers read as `//`).
-        for (_, value) in &mut captures.named {
-            *value = encode_segment(value);
-        }
-        if let Some(splat) = &mut captures.splat {
-            *splat = encode_path(splat);
-        }
-        let target = captures.expand(&rule.to);
+        // A target without ':' takes nothing from the path (no placeholder, no `:splat`):
+        // matched without capturing, used as it is.
+        let target = if rule.to.contains(':') {
+            let Some(mut captures) = rule.pattern.matches(&path.display) else { continue };
+            // Captured text was decoded; encode it again so that it cannot change the target's
+            // structure (`%5C` → `\` would make `/\evil.com`, which browsers read as `//`).
+            for (_, value) in &mut captures.named {
+                *value = encode_segment(value);
+            }
+            if let Some(splat) = &mut captures.splat {
+                *splat = encode_path(splat);
+            }
+            Cow::Owned(captures.expand(&rule.to))
+        } else if rule.pattern.is_match(&path.display) {
+            Cow::Borrowed(rule.to.as_str())
+        } else {
+            continue;
+        };
         return match rule.status {
             200 => serve_target(site, &target, StatusCode::OK),
             404 => serve_target(site, &target, StatusCode::NOT_FOUND),
             410 => serve_target(site, &target, StatusCode::GONE),
             status => Resolved::Redirect {
                 status: StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY),
-                location: with_query(target, query),
+                location: with_query(target.into_owned(), query),
             },
         };
     }
