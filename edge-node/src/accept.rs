@@ -12,11 +12,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::drain::{Drain, Watcher};
+use crate::conns::{Conns, HeaderTimeout, Tracked, Watcher};
 use crate::events::RateLimiter;
 use crate::serve::respond;
 use crate::sites::Routes;
-use crate::timer::CoarseTimer;
 use futures_util::future::Either;
 
 /// How long a client may take to complete the TLS handshake.
@@ -25,15 +24,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// hyper's settings. HTTP/1's header-read timeout (which also closes idle keep-alive
-/// connections) runs on [`CoarseTimer`]: hyper arms it for every request.
-fn builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
+/// connections) is not hyper's, which arms a timer for every request: `conns` keeps it per
+/// connection.
+fn builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(CoarseTimer::start())
-        .header_read_timeout(header_read_timeout)
-        .keep_alive(true)
-        .max_buf_size(64 * 1024);
+    builder.http1().keep_alive(true).max_buf_size(64 * 1024);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -55,8 +50,8 @@ pub(crate) async fn serve(
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = Arc::new(builder(header_read_timeout));
-    let drain = Drain::new();
+    let builder = Arc::new(builder());
+    let conns = Conns::new(header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -73,7 +68,7 @@ pub(crate) async fn serve(
                 let _ = stream.set_nodelay(true);
                 let (routes, tls, builder, limiter) = (routes.clone(), tls.clone(), builder.clone(), limiter.clone());
                 // Watched from accept on, so a drain waits for handshakes in flight too.
-                let watcher = drain.watcher();
+                let watcher = conns.watcher();
                 tokio::spawn(async move {
                     let Some(acceptor) = tls else {
                         return serve_connection(&builder, TokioIo::new(stream), routes, limiter, false, watcher, peer).await;
@@ -90,7 +85,7 @@ pub(crate) async fn serve(
     }
     drop(listener);
     tokio::select! {
-        () = drain.shutdown() => tracing::info!("all connections drained"),
+        () = conns.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing remaining connections"),
     }
 }
@@ -107,18 +102,27 @@ async fn serve_connection<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let requests = watcher.requests();
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        // Counted until the response body is dropped (the header-read deadline, `conns`).
+        let in_flight = requests.start(req.version());
         // Events need the body and the client's address (`events`).
         if crate::events::is_event(&req) {
             let events = crate::events::handle(routes.load_full(), limiter.clone(), req, peer.ip(), secure);
-            return Either::Right(Box::pin(async move { Ok::<_, Infallible>(events.await) }));
+            return Either::Right(Box::pin(async move {
+                Ok::<_, Infallible>(events.await.map(|body| Tracked::new(body, in_flight)))
+            }));
         }
         // One snapshot per request, held to the end of the response headers; the body's bytes
         // are reference-counted and outlive a swap.
-        let response = respond(&routes.load(), &req, secure);
+        let response = respond(&routes.load(), &req, secure).map(|body| Tracked::new(body, in_flight));
         Either::Left(std::future::ready(Ok::<_, Infallible>(response)))
     });
-    if let Err(error) = watcher.watch(builder.serve_connection(io, service).into_owned()).await {
-        tracing::debug!(%error, client.addr = %peer, "connection closed with an error");
+    match watcher.watch(builder.serve_connection(io, service).into_owned()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::debug!(%error, client.addr = %peer, "connection closed with an error"),
+        Err(HeaderTimeout) => {
+            tracing::debug!(client.addr = %peer, "closed: no request head within the header-read timeout")
+        }
     }
 }

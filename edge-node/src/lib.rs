@@ -16,7 +16,7 @@ mod accept;
 pub mod access;
 mod admin;
 pub mod config;
-mod drain;
+mod conns;
 pub mod events;
 mod gc;
 mod heartbeat;
@@ -28,7 +28,6 @@ pub mod serve;
 pub mod sites;
 mod sync;
 pub mod tagging;
-mod timer;
 pub mod tls;
 
 use std::future::Future;
