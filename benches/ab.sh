@@ -10,6 +10,13 @@
 #   BASELINE_BIN=/path/to/switchyard-edge bash benches/ab.sh
 #   ROUNDS=8 DURATION=5s CONNECTIONS=64 SERVER_CPU=0 CLIENT_CPU=1   (the defaults)
 #   BASELINE_BIN=target/release/switchyard-edge bash benches/ab.sh   # the control: 1.00 ± noise
+#   VERSUS=nginx bash benches/ab.sh        # this tree's edge against nginx (http.sh's config)
+#   VERSUS=bare-hyper bash benches/ab.sh   # against bare hyper sending the edge's bytes for `/`
+#
+# With VERSUS, the other server stands where the baseline edge would: the same files (for
+# nginx, with its .br/.gz copies), the same core, half the rounds started first. Bare hyper
+# answers every request with index.html and the headers the edge sends a new visitor, so it
+# runs that row only.
 #
 # Rows: the bundle of http.sh; `/` from a new visitor (no cookies, as wrk sends) and from a
 # returning one (`sy_id` and `sy_v` cookies), the JS file with brotli, a 404 and a rewrite.
@@ -27,12 +34,27 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-}
+VERSUS=${VERSUS:-}
 PORT_EDGE=18180 PORT_BASE=18181
-[ -n "$BASELINE$BASELINE_BIN" ] || { echo "set BASELINE=<commit> or BASELINE_BIN=<edge binary>" >&2; exit 2; }
+case "$VERSUS" in
+  "") [ -n "$BASELINE$BASELINE_BIN" ] || { echo "set BASELINE=<commit>, BASELINE_BIN=<edge binary> or VERSUS=nginx|bare-hyper" >&2; exit 2; } ;;
+  nginx | bare-hyper) [ -z "$BASELINE$BASELINE_BIN" ] || { echo "VERSUS takes no BASELINE" >&2; exit 2; } ;;
+  *) echo "VERSUS is nginx or bare-hyper, not $VERSUS" >&2; exit 2 ;;
+esac
 ((ROUNDS % 2 == 0)) || { echo "ROUNDS must be even: half the rounds start each edge first" >&2; exit 2; }
-command -v wrk >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
-}
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+if [ "$VERSUS" = nginx ]; then
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  [ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || missing+=(libnginx-mod-http-brotli-static)
+  command -v brotli >/dev/null || missing+=(brotli)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 cd "$ROOT"
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
@@ -40,30 +62,47 @@ bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries i
 
 bench_site "$WORK/site"
 control_plane_with "$CLIENT_CPU" "$WORK/site"
+[ "$VERSUS" != nginx ] || static_copy "$WORK/site" "$WORK/static"
+[ -z "$VERSUS" ] || BASELINE=$VERSUS
 
-# (Re)starts both edges, this tree's first when $1 is 0, the baseline first otherwise. With two
+# (Re)starts both servers, this tree's edge first when $1 is 0, the other first otherwise. With two
 # copies of one binary, the edge started second served 2 to 3 % more requests, at less CPU per
 # request (2026-12-02, cause not found), whichever wrk started first: so half the rounds run
 # in each order.
-PID_EDGE="" PID_BASE=""
+PID_EDGE="" PID_BASE="" STOP_BASE=""
 start_both() {
   if [ -n "$PID_EDGE" ]; then
-    kill "$PID_EDGE" "$PID_BASE"
-    wait "$PID_EDGE" "$PID_BASE" 2>/dev/null || true
+    kill "$PID_EDGE" "$STOP_BASE"
+    wait "$PID_EDGE" "$STOP_BASE" 2>/dev/null || true
   fi
   if (($1 == 0)); then
     start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}
-    start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" && PID_BASE=${pids[-1]}
+    start_other
   else
-    start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" && PID_BASE=${pids[-1]}
+    start_other
     start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}
   fi
+}
+# The baseline edge, or the VERSUS server on PORT_BASE; PID_BASE is the process doing the work
+# (nginx's worker), STOP_BASE the one to stop (nginx's master).
+start_other() {
+  case "$VERSUS" in
+    "") start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" && PID_BASE=${pids[-1]} ;;
+    nginx) start_nginx "$SERVER_CPU" "$PORT_BASE" "$WORK/static" && PID_BASE=$NGINX_PID ;;
+    bare-hyper)
+      # The edge's headers, read from this tree's edge when it first runs (it starts first).
+      [ -s "$WORK/edge-headers" ] || edge_headers "$PORT_EDGE" >"$WORK/edge-headers"
+      start_bare_hyper "$SERVER_CPU" "$PORT_BASE" "$WORK/site/index.html" "$WORK/edge-headers" && PID_BASE=$BARE_PID
+      ;;
+  esac
+  STOP_BASE=${pids[-1]}
 }
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
   "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|"
   "_redirects rewrite|/product/123|")
+[ "$VERSUS" != bare-hyper ] || ROWS=("${ROWS[0]}")
 
 both() { # seconds path header round → "this baseline" requests completed, then each edge's CPU
   # ticks over the cell and the client CPU's busy ticks (all processes) over the cell. The wrk

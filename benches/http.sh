@@ -47,10 +47,7 @@ bench_site "$SITE"
 # nginx and static-web-server get the same files with .br/.gz next to them (their way of
 # serving precompressed files); the edge gets the bundle and precompresses at deploy.
 STATIC="$WORK/static"
-cp -r "$SITE" "$STATIC"
-rm "$STATIC/_redirects"
-gzip -9 -k "$STATIC/assets/app.3f9a1c2b.js" "$STATIC/index.html"
-brotli -q 11 -k "$STATIC/assets/app.3f9a1c2b.js" "$STATIC/index.html"
+static_copy "$SITE" "$STATIC"
 
 # --- Switchyard: control plane on the client core (idle during the runs), edge on the server core.
 control_plane_with "$CLIENT_CPU" "$SITE"
@@ -58,39 +55,7 @@ start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
 [ -z "$BASELINE" ] || start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
 
 # --- nginx: one worker, sendfile, open_file_cache, no access log, precompressed files.
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;
-worker_processes 1;
-error_log $WORK/nginx/logs/error.log error;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  open_file_cache max=10000 inactive=60s;
-  open_file_cache_valid 60s;
-  gzip_static on;
-  brotli_static on;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server {
-    listen 127.0.0.1:$PORT_NGINX;
-    root $STATIC;
-    location / { try_files \$uri \$uri/ =404; }
-    location /product/ { try_files /index.html =404; }
-  }
-}
-CONF
-taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' & pids+=($!)
-wait_http "http://127.0.0.1:$PORT_NGINX/" x
+start_nginx "$SERVER_CPU" "$PORT_NGINX" "$STATIC"
 
 # --- static-web-server: one worker thread (pinned to one core), precompressed files.
 cat >"$WORK/sws.toml" <<CONF
@@ -113,16 +78,9 @@ wait_http "http://127.0.0.1:$PORT_SWS/" x
 # --- bare hyper: index.html's bytes from memory for any request, twice: with exactly the
 # headers the edge sends for it (the same response bytes: the floor cost of the HTTP stack for
 # this response), and with a content-type alone (the floor of any response).
-EDGE_HEADERS=()
-while IFS= read -r line; do
-  line=${line%$'\r'}
-  case "${line,,}" in http/* | date:* | content-length:* | "") continue ;; esac
-  EDGE_HEADERS+=("$line")
-done < <(curl -s -D - -o /dev/null -H "Host: shop.bench.local" "http://127.0.0.1:$PORT_EDGE/")
-taskset -c "$SERVER_CPU" "$BIN/bare-hyper" "127.0.0.1:$PORT_HYPER" "$SITE/index.html" "${EDGE_HEADERS[@]}" >/dev/null & pids+=($!)
-wait_http "http://127.0.0.1:$PORT_HYPER/" x
-taskset -c "$SERVER_CPU" "$BIN/bare-hyper" "127.0.0.1:$PORT_HYPER2" "$SITE/index.html" >/dev/null & pids+=($!)
-wait_http "http://127.0.0.1:$PORT_HYPER2/" x
+edge_headers "$PORT_EDGE" >"$WORK/edge-headers"
+start_bare_hyper "$SERVER_CPU" "$PORT_HYPER" "$SITE/index.html" "$WORK/edge-headers"
+start_bare_hyper "$SERVER_CPU" "$PORT_HYPER2" "$SITE/index.html"
 
 # --- Rows: name, path, extra header. Each server is checked for the right answer first.
 ROWS=("index.html (2 KiB)|/|" "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|" "_redirects rewrite|/product/123|")

@@ -110,3 +110,78 @@ start_edge() {
   pids+=($!)
   wait_http "http://127.0.0.1:$port/" shop.bench.local
 }
+
+# Copies the bundle at $1 to $2 the way nginx and static-web-server serve it: without
+# `_redirects` (each gets the rewrite in its own config), with `.gz` and `.br` files next to
+# the two the edge precompresses at deploy.
+static_copy() {
+  cp -r "$1" "$2"
+  rm "$2/_redirects"
+  gzip -9 -k "$2/assets/app.3f9a1c2b.js" "$2/index.html"
+  brotli -q 11 -k "$2/assets/app.3f9a1c2b.js" "$2/index.html"
+}
+
+# Starts nginx on CPU $1, port $2, serving $3 (a `static_copy`): one worker, sendfile,
+# open_file_cache, no access log, precompressed files, the bundle's rewrite. Sets NGINX_PID
+# to the worker's pid (the process doing the work); waits for it.
+start_nginx() {
+  local cpu=$1 port=$2 root=$3 dir="$WORK/nginx.$2"
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;
+worker_processes 1;
+error_log $dir/logs/error.log error;
+pid $dir/nginx.pid;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  open_file_cache max=10000 inactive=60s;
+  open_file_cache_valid 60s;
+  gzip_static on;
+  brotli_static on;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    root $root;
+    location / { try_files \$uri \$uri/ =404; }
+    location /product/ { try_files /index.html =404; }
+  }
+}
+CONF
+  taskset -c "$cpu" nginx -c "$dir/nginx.conf" -p "$dir" -g 'daemon off;' &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/" x
+  NGINX_PID=$(pgrep -P "${pids[-1]}" -f "nginx: worker")
+}
+
+# Prints the headers the edge on port $1 sends for `/` to a new visitor, one per line, less
+# `date` and `content-length` (which hyper adds): for `start_bare_hyper`.
+edge_headers() {
+  local line
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    case "${line,,}" in http/* | date:* | content-length:* | "") continue ;; esac
+    echo "$line"
+  done < <(curl -s -D - -o /dev/null -H "Host: shop.bench.local" "http://127.0.0.1:$1/")
+}
+
+# Starts bench's bare hyper server on CPU $1, port $2, answering every request with the
+# bytes of file $3; with the headers listed in file $4 (`edge_headers`), else with a
+# content-type alone. Sets BARE_PID; waits for it.
+start_bare_hyper() {
+  local headers=()
+  [ -z "${4:-}" ] || mapfile -t headers <"$4"
+  taskset -c "$1" "$BIN/bare-hyper" "127.0.0.1:$2" "$3" "${headers[@]}" >/dev/null &
+  pids+=($!)
+  BARE_PID=${pids[-1]}
+  wait_http "http://127.0.0.1:$2/" x
+}
