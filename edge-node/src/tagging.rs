@@ -368,27 +368,35 @@ pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebui
     }
 }
 
-/// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, written into one
-/// buffer of the exact size (the only allocation a new visitor costs).
+/// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, assembled on the
+/// stack (the id's bytes turned to hex a pair at a time) and copied once into the value: the
+/// only allocation a new visitor costs.
 fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    const ATTRIBUTES: &str = "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax";
-    const SECURE: &str = "; Secure";
-    let mut hex = [0u8; 32];
-    for (pair, byte) in hex.chunks_exact_mut(2).zip(visitor.0.to_be_bytes()) {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 0xf)];
+    const ATTRIBUTES: &[u8] = b"; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax; Secure";
+    const ID_AT: usize = VISITOR_COOKIE.len() + 1;
+    const LEN: usize = ID_AT + 32 + ATTRIBUTES.len();
+    let mut out = [0u8; LEN];
+    out[..VISITOR_COOKIE.len()].copy_from_slice(VISITOR_COOKIE.as_bytes());
+    out[VISITOR_COOKIE.len()] = b'=';
+    for (pair, byte) in out[ID_AT..ID_AT + 32].chunks_exact_mut(2).zip(visitor.0.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
-    let mut out = Vec::with_capacity(VISITOR_COOKIE.len() + 1 + hex.len() + ATTRIBUTES.len() + SECURE.len());
-    out.extend_from_slice(VISITOR_COOKIE.as_bytes());
-    out.push(b'=');
-    out.extend_from_slice(&hex);
-    out.extend_from_slice(ATTRIBUTES.as_bytes());
-    if secure {
-        out.extend_from_slice(SECURE.as_bytes());
-    }
-    HeaderValue::from_maybe_shared(Bytes::from(out)).expect("ASCII without control characters")
+    out[ID_AT + 32..].copy_from_slice(ATTRIBUTES);
+    let len = if secure { LEN } else { LEN - b"; Secure".len() };
+    HeaderValue::from_bytes(&out[..len]).expect("ASCII without control characters")
 }
+
+/// Each byte's two lower-case hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
 
 /// The edge's clock in Unix seconds, read only when a retained version is asked for.
 pub fn now() -> u64 {
