@@ -142,7 +142,7 @@ for order in 0 1; do
   done
 done
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) both edges on CPU $SERVER_CPU at once, two wrk -t1 -c$CONNECTIONS -d$DURATION on CPU $CLIENT_CPU, $ROUNDS rounds ($(nproc) CPUs)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) both servers on CPU $SERVER_CPU at once, two wrk -t1 -c$CONNECTIONS -d$DURATION on CPU $CLIENT_CPU, $ROUNDS rounds ($(nproc) CPUs)"
 echo
 echo "this tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- edge-node crates || echo ' + uncommitted changes'); baseline: $BASELINE"
 echo
