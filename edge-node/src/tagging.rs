@@ -329,21 +329,20 @@ impl PrebuiltHeaders {
 /// `sy_v` cookie `Secure` over HTTPS, writes the minted `sy_id`, adds what is missing. A
 /// returning visitor's response adds no entry, nor does a new visitor's page.
 pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebuilt, headers: &mut HeaderMap) {
-    if prebuilt == Prebuilt::VersionAndVisitor
-        && let Some(visitor) = wanted.visitor
-        && let header::Entry::Occupied(mut cookies) = headers.entry(header::SET_COOKIE)
-    {
-        // `sy_v`, then the placeholder.
-        for (i, value) in cookies.iter_mut().enumerate() {
-            match i {
-                0 if secure => *value = served.tag.cookie(true).clone(),
-                1 => *value = visitor_cookie(visitor, secure),
-                _ => {}
-            }
-        }
-        return;
-    }
     if prebuilt == Prebuilt::VersionAndVisitor {
+        if let Some(visitor) = wanted.visitor
+            && let header::Entry::Occupied(mut cookies) = headers.entry(header::SET_COOKIE)
+        {
+            // `sy_v`, then the placeholder.
+            for (i, value) in cookies.iter_mut().enumerate() {
+                match i {
+                    0 if secure => *value = served.tag.cookie(true).clone(),
+                    1 => *value = visitor_cookie(visitor, secure),
+                    _ => {}
+                }
+            }
+            return;
+        }
         // Not what `pick` chose it for: start from no cookie.
         headers.remove(header::SET_COOKIE);
     }
@@ -369,8 +368,7 @@ pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebui
 }
 
 /// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, assembled on the
-/// stack (the id's bytes turned to hex a pair at a time) and copied once into the value: the
-/// only allocation a new visitor costs.
+/// stack and copied once into the value: the only allocation a new visitor costs.
 fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
     const ATTRIBUTES: &[u8] = b"; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax; Secure";
     const ID_AT: usize = VISITOR_COOKIE.len() + 1;
@@ -378,25 +376,11 @@ fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
     let mut out = [0u8; LEN];
     out[..VISITOR_COOKIE.len()].copy_from_slice(VISITOR_COOKIE.as_bytes());
     out[VISITOR_COOKIE.len()] = b'=';
-    for (pair, byte) in out[ID_AT..ID_AT + 32].chunks_exact_mut(2).zip(visitor.0.to_be_bytes()) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-    }
+    hex::encode_to_slice(visitor.0.to_be_bytes(), &mut out[ID_AT..ID_AT + 32]).expect("16 bytes make 32 digits");
     out[ID_AT + 32..].copy_from_slice(ATTRIBUTES);
     let len = if secure { LEN } else { LEN - b"; Secure".len() };
     HeaderValue::from_bytes(&out[..len]).expect("ASCII without control characters")
 }
-
-/// Each byte's two lower-case hex digits.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
 
 /// The edge's clock in Unix seconds, read only when a retained version is asked for.
 pub fn now() -> u64 {

@@ -200,9 +200,6 @@ impl Captures<'_> {
     /// Replaces `:splat` and `:name` in a target with what was captured.
     pub fn expand(&self, target: &str) -> String {
         let mut out = target.to_owned();
-        if !target.contains(':') {
-            return out;
-        }
         if let Some(splat) = &self.splat {
             out = out.replace(":splat", splat);
         }
