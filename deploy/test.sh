@@ -21,5 +21,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 # The end-to-end tests start the workspace's binaries; build them all first. This includes
 # `s3-test-server` (crates/testkit: s3s + s3s-fs from crates.io, locked like everything else),
 # the S3 protocol server the blob-store and S3 end-to-end tests start on loopback ports.
-cargo build --locked --workspace --bins
+# `--all-targets` resolves features as `cargo test` does (tokio's `test-util` comes in with the
+# dev-dependencies), so the test run below reuses this build instead of compiling a second copy.
+cargo build --locked --workspace --all-targets
 cargo test --locked --workspace
