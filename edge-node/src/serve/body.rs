@@ -23,6 +23,11 @@ pub enum Body {
 /// `len` bytes of `repr` from `offset` (the caller checked the bounds).
 pub(super) fn of(repr: &Representation, offset: u64, len: u64) -> Body {
     if let Some(bytes) = repr.body.touch() {
+        // The whole file (most answers) is the resident `Bytes` itself: a slice would take a
+        // second reference and drop the first, two more atomic operations.
+        if offset == 0 && len == bytes.len() as u64 {
+            return Body::Bytes(Some(bytes));
+        }
         return Body::Bytes(Some(bytes.slice(offset as usize..(offset + len) as usize)));
     }
     let path = &repr.body.path;
