@@ -10,7 +10,14 @@
 #
 # Rows: `/` (2 KiB index.html) from a new visitor (no cookies: the edge mints `sy_id`), `/`
 # from a returning visitor (`sy_id` and `sy_v` cookies), a fingerprinted asset with cookies,
-# and as wrk sends them in http.sh and ab.sh: a 404 and a `_redirects` rewrite.
+# and as wrk sends them in http.sh and ab.sh: a 404 and a `_redirects` rewrite. Last, bare
+# hyper (`benches/src/bare_hyper.rs`) answering `/` with the bytes this tree's edge sends a new
+# visitor: the HTTP stack's own share, which the edge's row pays too.
+#
+# The binaries are built with the release profile into `${CARGO_TARGET_DIR:-target}`, so
+# cargo's profile variables try another build of both, e.g. link-time optimisation:
+#   CARGO_TARGET_DIR=/tmp/lto CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+#     bash benches/instructions.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASELINE=${BASELINE:-}
@@ -50,6 +57,30 @@ measure() { # name binary port → one table row per ROWS entry
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
     echo "| $label | $name | $requests | $total | $((total / requests)) |"
   done
+  # The headers this edge sends a new visitor for `/`, for bare hyper's row.
+  [ -s "$WORK/headers" ] || edge_headers "$port" >"$WORK/headers"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (the floor)
+  local port=$1 headers=()
+  mapfile -t headers <"$WORK/headers"
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p" \
+    "$BIN/bare-hyper" "127.0.0.1:$port" "$WORK/site/index.html" "${headers[@]}" >/dev/null 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/" x
+  wrk -t1 -c8 -d2s "http://127.0.0.1:$port/" >/dev/null
+  callgrind_control -z "$pid" >/dev/null
+  wrk -t1 -c8 "-d$DURATION" "http://127.0.0.1:$port/" >"$WORK/wrk.out"
+  rm -f "$WORK"/cg."$port".*.[0-9]*
+  callgrind_control -d "$pid" >/dev/null
+  local requests dump total
+  requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+  dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
+  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+  echo "| / new visitor | bare hyper, the same bytes | $requests | $total | $((total / requests)) |"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -60,3 +91,4 @@ echo "| row | edge | requests | instructions | per request |"
 echo "|---|---|---:|---:|---:|"
 measure "this tree ($(git -C "$ROOT" rev-parse --short HEAD))" "$BIN/switchyard-edge" 18090
 [ -z "$BASELINE_BIN" ] || measure "baseline $BASELINE" "$BASELINE_BIN" 18091
+measure_bare 18092

@@ -12,7 +12,7 @@ bench_setup() {
   trap bench_cleanup EXIT
   baseline_edge
   cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-  BIN="$ROOT/target/release"
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
   if [ -n "${BASELINE:-}" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
     echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
   fi
