@@ -39,23 +39,29 @@ COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("/ new visitor|/|" "/ returning visitor|/|$COOKIE" "asset, returning visitor|/assets/app.3f9a1c2b.js|$COOKIE"
   "404 (/missing.png)|/missing.png|" "rewrite, new visitor|/product/123|")
 
+# One table row: warms the server under callgrind up (memory cache, allocator), zeroes its
+# counters, runs wrk, dumps, and divides the instructions by the requests wrk completed.
+count_row() { # label name pid port path [header]
+  local label=$1 name=$2 pid=$3 port=$4 path=$5 header=${6:-}
+  wrk -t1 -c8 -d2s -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$port$path" >/dev/null
+  callgrind_control -z "$pid" >/dev/null
+  wrk -t1 -c8 "-d$DURATION" -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$port$path" >"$WORK/wrk.out"
+  rm -f "$WORK"/cg."$port".*.[0-9]*
+  callgrind_control -d "$pid" >/dev/null
+  local requests dump total
+  requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+  dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
+  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+  echo "| $label | $name | $requests | $total | $((total / requests)) |"
+}
+
 measure() { # name binary port → one table row per ROWS entry
   local name=$1 bin=$2 port=$3
   start_edge "$bin" 0 "$port" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p"
   local pid=${pids[-1]}
   for row in "${ROWS[@]}"; do
     IFS='|' read -r label path header <<<"$row"
-    # Warm up (memory cache, allocator), then count only the measured run.
-    wrk -t1 -c8 -d2s -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$port$path" >/dev/null
-    callgrind_control -z "$pid" >/dev/null
-    wrk -t1 -c8 "-d$DURATION" -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$port$path" >"$WORK/wrk.out"
-    rm -f "$WORK"/cg."$port".*.[0-9]*
-    callgrind_control -d "$pid" >/dev/null
-    local requests dump total
-    requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
-    dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
-    total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-    echo "| $label | $name | $requests | $total | $((total / requests)) |"
+    count_row "$label" "$name" "$pid" "$port" "$path" "$header"
   done
   # The headers this edge sends a new visitor for `/`, for bare hyper's row.
   [ -s "$WORK/headers" ] || edge_headers "$port" >"$WORK/headers"
@@ -71,16 +77,7 @@ measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (
   local pid=$!
   pids+=("$pid")
   wait_http "http://127.0.0.1:$port/" x
-  wrk -t1 -c8 -d2s "http://127.0.0.1:$port/" >/dev/null
-  callgrind_control -z "$pid" >/dev/null
-  wrk -t1 -c8 "-d$DURATION" "http://127.0.0.1:$port/" >"$WORK/wrk.out"
-  rm -f "$WORK"/cg."$port".*.[0-9]*
-  callgrind_control -d "$pid" >/dev/null
-  local requests dump total
-  requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
-  dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
-  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-  echo "| / new visitor | bare hyper, the same bytes | $requests | $total | $((total / requests)) |"
+  count_row "/ new visitor" "bare hyper, the same bytes" "$pid" "$port" /
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
