@@ -78,13 +78,18 @@ impl<'a> RequestHeaders<'a> {
 }
 
 /// Answers one request from `routes`; `secure` says whether it came over TLS.
+///
+/// The common answer (a file of a known host to GET or HEAD) runs straight through; every
+/// rarer answer is a `#[cold]` function, so that the code a request walks stays contiguous:
+/// the kernel's socket work between two requests evicts it from the instruction cache, and
+/// each 64-byte line of it is fetched again per request (`benches/README.md`).
 pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
     let started = std::time::Instant::now();
     let headers = RequestHeaders::scan(req.headers());
     // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
     let host = headers.host.and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
     let Some(host) = routes.host(&normalize_host(host)) else {
-        return plain(StatusCode::NOT_FOUND, "not found\n");
+        return unknown_host();
     };
     if host.https_redirect
         && !secure
@@ -98,27 +103,14 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     let head = match *req.method() {
         Method::GET => false,
         Method::HEAD => true,
-        _ => {
-            let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            res.headers_mut().insert(header::ALLOW, ALLOW.clone());
-            crate::metrics::record(&host.site.stats, false, || None, &res, started);
-            return res;
-        }
+        _ => return method_not_allowed(host, started),
     };
     if req.uri().path() == tagging::VERSION_JSON {
-        let mut res = tagging::version_json(host, req.headers(), secure, head);
-        if secure && let Some(hsts) = &host.hsts {
-            res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-        }
-        return res;
+        return version_json(host, req.headers(), secure, head);
     }
     let path = match resolve::decode_path(req.uri().path()) {
         Ok(path) => path,
-        Err(reason) => {
-            let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
-            crate::metrics::record(&host.site.stats, false, || None, &res, started);
-            return res;
-        }
+        Err(reason) => return bad_path(host, reason, started),
     };
     // Which version serves this visitor (split, skew protection; see `tagging`).
     let navigation = resolve::is_navigation(&path, headers.accept);
@@ -126,22 +118,8 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     let mut choice = tagging::choose(host, cookies, navigation, tagging::now);
     let mut site = choice.site;
     let mut resolved = resolve::resolve(site, &path, navigation, req.uri().query());
-    if choice.pinned && resolved.is_not_found() {
-        // The retained version lacks the path: the visitor's current version may have it.
-        site = choice.fallback;
-        resolved = resolve::resolve(site, &path, navigation, req.uri().query());
-    }
-    if !navigation && resolved.is_not_found() {
-        // With a split on, the asset may be another split version's (the one whose page
-        // asked for it); nothing to try otherwise. Only ever after a 404.
-        let tried = [choice.site.tag.version, site.tag.version];
-        if let Some((other, file)) = tagging::split_others(host, tried).find_map(|other| {
-            resolve::exact_file(other, &path, navigation, req.uri().query()).map(|file| (other, file))
-        }) {
-            site = other;
-            resolved = Resolved::File { file, status: StatusCode::OK };
-            choice.elsewhere = true;
-        }
+    if resolved.is_not_found() {
+        (site, resolved) = look_elsewhere(host, &mut choice, site, resolved, &path, navigation, req.uri().query());
     }
     let wanted = choice.wanted(site);
     // A file's prebuilt headers hold the cookies `wanted` (see `tagging::PrebuiltHeaders`);
@@ -154,27 +132,11 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
             let (res, prebuilt) = serve_file(host, site, file, status, &headers, head, start_with);
             (res, prebuilt, file.page && !head)
         }
-        Resolved::Redirect { status, location } => {
-            let mut res = site_plain_of(host, site, status, "");
-            match HeaderValue::try_from(location) {
-                Ok(location) => {
-                    res.headers_mut().insert(header::LOCATION, location);
-                }
-                Err(_) => {
-                    return site_plain_of(
-                        host,
-                        site,
-                        StatusCode::BAD_REQUEST,
-                        "bad request: unusable redirect target\n",
-                    );
-                }
-            }
-            (res, Prebuilt::None, false)
-        }
-        Resolved::Plain(StatusCode::GONE) => {
-            (site_plain_of(host, site, StatusCode::GONE, "gone\n"), Prebuilt::None, false)
-        }
-        Resolved::Plain(status) => (site_plain_of(host, site, status, "not found\n"), Prebuilt::None, false),
+        Resolved::Redirect { status, location } => match redirect(host, site, status, location) {
+            Some(res) => (res, Prebuilt::None, false),
+            None => return unusable_redirect(host, site),
+        },
+        Resolved::Plain(status) => (no_file(host, site, status), Prebuilt::None, false),
     };
     apply_header_rules(site, &path.display, res.headers_mut());
     tagging::set_cookies(wanted, site, secure, prebuilt, res.headers_mut());
@@ -191,6 +153,93 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     // `sy_id` or the one minted for it (see `tagging::choose`).
     crate::metrics::record(&site.stats, page, || choice.visitor, &res, started);
     res
+}
+
+/// A host the edge does not serve: a bare 404 that names nothing about what it serves.
+#[cold]
+fn unknown_host() -> Response<Body> {
+    plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+#[cold]
+fn method_not_allowed(host: &Host, started: std::time::Instant) -> Response<Body> {
+    let mut res = site_plain(host, StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    res.headers_mut().insert(header::ALLOW, ALLOW.clone());
+    crate::metrics::record(&host.site.stats, false, || None, &res, started);
+    res
+}
+
+/// `/__switchyard/version.json` (see `tagging::version_json`), with HSTS over HTTPS.
+#[cold]
+fn version_json(host: &Host, headers: &HeaderMap, secure: bool, head: bool) -> Response<Body> {
+    let mut res = tagging::version_json(host, headers, secure, head);
+    if secure && let Some(hsts) = &host.hsts {
+        res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    res
+}
+
+/// A path `resolve::decode_path` refused (`reason` says why): 400.
+#[cold]
+fn bad_path(host: &Host, reason: &'static str, started: std::time::Instant) -> Response<Body> {
+    let res = site_plain(host, StatusCode::BAD_REQUEST, reason);
+    crate::metrics::record(&host.site.stats, false, || None, &res, started);
+    res
+}
+
+/// `site`, the version chosen, has nothing at `path` (`resolved` says so): the visitor's
+/// current version may have it if `site` was a retained one, and with a split on, an asset
+/// may be another split version's (the one whose page asked for it). What serves the request
+/// then, and what it finds; `site` and `resolved` as they were when no other version has it.
+#[cold]
+fn look_elsewhere<'a>(
+    host: &'a Host,
+    choice: &mut tagging::Choice<'a>,
+    mut site: &'a Site,
+    mut resolved: Resolved<'a>,
+    path: &resolve::RequestPath<'_>,
+    navigation: bool,
+    query: Option<&str>,
+) -> (&'a Site, Resolved<'a>) {
+    if choice.pinned {
+        // The retained version lacks the path: the visitor's current version may have it.
+        site = choice.fallback;
+        resolved = resolve::resolve(site, path, navigation, query);
+    }
+    if !navigation && resolved.is_not_found() {
+        // Only ever after a 404; nothing to try without a split.
+        let tried = [choice.site.tag.version, site.tag.version];
+        if let Some((other, file)) = tagging::split_others(host, tried)
+            .find_map(|other| resolve::exact_file(other, path, navigation, query).map(|file| (other, file)))
+        {
+            site = other;
+            resolved = Resolved::File { file, status: StatusCode::OK };
+            choice.elsewhere = true;
+        }
+    }
+    (site, resolved)
+}
+
+/// A `_redirects` redirect to `location`; `None` when the target cannot be a header value.
+#[cold]
+fn redirect(host: &Host, site: &Site, status: StatusCode, location: String) -> Option<Response<Body>> {
+    let location = HeaderValue::try_from(location).ok()?;
+    let mut res = site_plain_of(host, site, status, "");
+    res.headers_mut().insert(header::LOCATION, location);
+    Some(res)
+}
+
+/// A redirect whose target cannot be a header value: 400, answered as it is.
+#[cold]
+fn unusable_redirect(host: &Host, site: &Site) -> Response<Body> {
+    site_plain_of(host, site, StatusCode::BAD_REQUEST, "bad request: unusable redirect target\n")
+}
+
+/// 404 or 410 without a page of the site's to answer it with.
+#[cold]
+fn no_file(host: &Host, site: &Site, status: StatusCode) -> Response<Body> {
+    let text = if status == StatusCode::GONE { "gone\n" } else { "not found\n" };
+    site_plain_of(host, site, status, text)
 }
 
 fn serve_file(
