@@ -68,7 +68,9 @@ control_plane_with "$CLIENT_CPU" "$WORK/site"
 # (Re)starts both servers, this tree's edge first when $1 is 0, the other first otherwise. With two
 # copies of one binary, the edge started second served 2 to 3 % more requests, at less CPU per
 # request (2026-12-02, cause not found), whichever wrk started first: so half the rounds run
-# in each order.
+# in each order. Every round starts both afresh: whatever a process keeps for its lifetime
+# (where its memory landed, the page cache's state for its binary) then varies between rounds
+# instead of tilting all of one order's rounds the same way.
 PID_EDGE="" PID_BASE="" STOP_BASE=""
 start_both() {
   if [ -n "$PID_EDGE" ]; then
@@ -123,8 +125,8 @@ both() { # seconds path header round → "this baseline" requests completed, the
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
-for order in 0 1; do
-  start_both "$order"
+for round in $(seq 1 "$ROUNDS"); do
+  start_both $(((round + 1) % 2)) # this tree's edge first in round 1 (bare hyper copies its headers)
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name path header <<<"$row"
     # Both answer alike (status, encoding, bytes) before any timing.
@@ -134,11 +136,9 @@ for order in 0 1; do
         -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$p$path")")
     done
     both 2s "$path" "$header" 0 >/dev/null # warm-up: connections, caches, the allocator
-    for round in $(seq $((order * ROUNDS / 2 + 1)) $(((order + 1) * ROUNDS / 2))); do
-      read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header" "$round")"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" \
-        >>"$RESULTS"
-    done
+    read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header" "$round")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" \
+      >>"$RESULTS"
   done
 done
 

@@ -14,6 +14,17 @@
 # hyper (`benches/src/bare_hyper.rs`) answering `/` with the bytes this tree's edge sends a new
 # visitor: the HTTP stack's own share, which the edge's row pays too.
 #
+# With CACHE_SIM=1, callgrind also simulates the caches and branch predictors (this machine's
+# geometry: 32 KiB I1 and D1, 64-byte lines) and each row adds, per request: I1 misses (lines
+# of code the request fetched that the instruction cache no longer held: a measure of the code
+# footprint a request walks; user space only, and on hardware the kernel's work between
+# requests evicts more), D1 misses, and mispredicted branches. Instructions come out the same;
+# the run takes about twice as long. A smaller simulated I1 keeps nothing from one request to
+# the next, as the kernel's work between them does on hardware: then I1 misses count the lines
+# of code a request walks.
+#   CACHE_SIM=1 bash benches/instructions.sh
+#   CACHE_SIM=--I1=8192,8,64 bash benches/instructions.sh
+#
 # The binaries are built with the release profile into `${CARGO_TARGET_DIR:-target}`, so
 # cargo's profile variables try another build of both, e.g. link-time optimisation:
 #   CARGO_TARGET_DIR=/tmp/lto CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
@@ -23,6 +34,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-}
 DURATION=${DURATION:-5s}
+CACHE_SIM=${CACHE_SIM:-}
+CALLGRIND=(valgrind --tool=callgrind)
+[ -z "$CACHE_SIM" ] || CALLGRIND+=(--cache-sim=yes --branch-sim=yes)
+# Anything but 1: valgrind's own cache options, e.g. CACHE_SIM=--I1=8192,8,64.
+# shellcheck disable=SC2206 # split into options on purpose
+[ -z "$CACHE_SIM" ] || [ "$CACHE_SIM" = 1 ] || CALLGRIND+=($CACHE_SIM)
 command -v valgrind >/dev/null && command -v wrk >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind wrk >/dev/null
 }
@@ -48,16 +65,24 @@ count_row() { # label name pid port path [header]
   wrk -t1 -c8 "-d$DURATION" -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$port$path" >"$WORK/wrk.out"
   rm -f "$WORK"/cg."$port".*.[0-9]*
   callgrind_control -d "$pid" >/dev/null
-  local requests dump total
+  local requests dump
   requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
   dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
-  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-  echo "| $label | $name | $requests | $total | $((total / requests)) |"
+  # The dump's `events:` line names the columns of its `summary:` line (Ir first).
+  awk -v label="$label" -v name="$name" -v n="$requests" -v sim="$CACHE_SIM" '
+    /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+    /^(summary|totals):/ && !done {
+      done = 1
+      row = sprintf("| %s | %s | %d | %d | %d |", label, name, n, $col["Ir"], $col["Ir"] / n)
+      if (sim) row = row sprintf(" %.0f | %.0f | %.0f |", $col["I1mr"] / n,
+        ($col["D1mr"] + $col["D1mw"]) / n, ($col["Bcm"] + $col["Bim"]) / n)
+      print row
+    }' "$dump"
 }
 
 measure() { # name binary port → one table row per ROWS entry
   local name=$1 bin=$2 port=$3
-  start_edge "$bin" 0 "$port" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p"
+  start_edge "$bin" 0 "$port" "${CALLGRIND[@]}" --callgrind-out-file="$WORK/cg.$port.%p"
   local pid=${pids[-1]}
   for row in "${ROWS[@]}"; do
     IFS='|' read -r label path header <<<"$row"
@@ -72,7 +97,7 @@ measure() { # name binary port → one table row per ROWS entry
 measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (the floor)
   local port=$1 headers=()
   mapfile -t headers <"$WORK/headers"
-  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.%p" \
+  "${CALLGRIND[@]}" --callgrind-out-file="$WORK/cg.$port.%p" \
     "$BIN/bare-hyper" "127.0.0.1:$port" "$WORK/site/index.html" "${headers[@]}" >/dev/null 2>&1 &
   local pid=$!
   pids+=("$pid")
@@ -84,8 +109,13 @@ measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) callgrind, wrk -t1 -c8 -d$DURATION after a 2 s warm-up"
 echo
-echo "| row | edge | requests | instructions | per request |"
-echo "|---|---|---:|---:|---:|"
+if [ -z "$CACHE_SIM" ]; then
+  echo "| row | edge | requests | instructions | per request |"
+  echo "|---|---|---:|---:|---:|"
+else
+  echo "| row | edge | requests | instructions | per request | I1 misses per request | D1 misses per request | mispredicted branches per request |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+fi
 measure "this tree ($(git -C "$ROOT" rev-parse --short HEAD))" "$BIN/switchyard-edge" 18090
 [ -z "$BASELINE_BIN" ] || measure "baseline $BASELINE" "$BASELINE_BIN" 18091
 measure_bare 18092

@@ -4,7 +4,13 @@
 
 # Makes WORK (readable by nginx's unprivileged workers) and `pids` (killed on exit, with the
 # baseline's worktree and WORK), builds the baseline edge if asked, then this tree's release
-# binaries into BIN.
+# binaries, and copies them into BIN.
+#
+# Every server runs from a copy made here, as the baseline edge always did, so that every
+# binary's text sits in the page cache the same way (freshly written). Run from `target/`, the
+# edge once read 0.978 against a copy of itself (`ab.sh`, 10 rounds), then 0.997 after the page
+# cache was dropped and 1.003 freshly linked (2026-12-02, README.md): the state can matter,
+# and it cannot be seen.
 bench_setup() {
   WORK=$(mktemp -d)
   chmod 755 "$WORK"
@@ -12,7 +18,10 @@ bench_setup() {
   trap bench_cleanup EXIT
   baseline_edge
   cargo build --release --locked -p switchyard-cli -p switchyard-control -p switchyard-edge -p switchyard-benches
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+  BIN="$WORK/bin"
+  mkdir "$BIN"
+  local built="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+  cp "$built"/{switchyard,switchyard-control,switchyard-edge,bare-hyper} "$BIN/"
   if [ -n "${BASELINE:-}" ] && cmp -s "$BIN/switchyard-edge" "$WORK/switchyard-edge-baseline"; then
     echo "the baseline edge is byte-identical to this tree's: nothing to compare" >&2
   fi
