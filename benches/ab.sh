@@ -41,7 +41,7 @@ case "$VERSUS" in
   nginx | bare-hyper) [ -z "$BASELINE$BASELINE_BIN" ] || { echo "VERSUS takes no BASELINE" >&2; exit 2; } ;;
   *) echo "VERSUS is nginx or bare-hyper, not $VERSUS" >&2; exit 2 ;;
 esac
-((ROUNDS % 2 == 0)) || { echo "ROUNDS must be even: half the rounds start each edge first" >&2; exit 2; }
+((ROUNDS % 2 == 0)) || { echo "ROUNDS must be even: half the rounds start each edge first (a multiple of 4 also balances which wrk starts first)" >&2; exit 2; }
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 if [ "$VERSUS" = nginx ]; then
@@ -74,8 +74,12 @@ control_plane_with "$CLIENT_CPU" "$WORK/site"
 PID_EDGE="" PID_BASE="" STOP_BASE=""
 start_both() {
   if [ -n "$PID_EDGE" ]; then
-    kill "$PID_EDGE" "$STOP_BASE"
+    kill "$PID_EDGE" "$STOP_BASE" # under `set -e`: a server that died ends the run
     wait "$PID_EDGE" "$STOP_BASE" 2>/dev/null || true
+    # Not killed again on exit (the numbers may belong to other processes by then).
+    local p kept=()
+    for p in "${pids[@]}"; do [ "$p" = "$PID_EDGE" ] || [ "$p" = "$STOP_BASE" ] || kept+=("$p"); done
+    pids=("${kept[@]}")
   fi
   if (($1 == 0)); then
     start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}
@@ -106,9 +110,9 @@ ROWS=("index.html, new visitor|/|" "index.html, returning visitor|/|$COOKIE"
   "_redirects rewrite|/product/123|")
 [ "$VERSUS" != bare-hyper ] || ROWS=("${ROWS[0]}")
 
-both() { # seconds path header round → "this baseline" requests completed, then each edge's CPU
-  # ticks over the cell and the client CPU's busy ticks (all processes) over the cell. The wrk
-  # started first alternates with the round; on its own that did not remove the difference
+both() { # seconds path header n → "this baseline" requests completed, then each edge's CPU
+  # ticks over the cell and the client CPU's busy ticks (all processes) over the cell. This
+  # tree's wrk starts first when n is even; alternating that alone did not remove the difference
   # between two identical edges (the start order of the edges did, see `start_both`).
   local w=() p e0 b0 c0 ports=("$PORT_EDGE" "$PORT_BASE")
   (($4 % 2 == 0)) || ports=("$PORT_BASE" "$PORT_EDGE")
@@ -136,7 +140,9 @@ for round in $(seq 1 "$ROUNDS"); do
         -H "Host: shop.bench.local" ${header:+-H "$header"} "http://127.0.0.1:$p$path")")
     done
     both 2s "$path" "$header" 0 >/dev/null # warm-up: connections, caches, the allocator
-    read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header" "$round")"
+    # The wrk started first alternates every two rounds, the server started first every
+    # round: four rounds cover the four combinations.
+    read -r a b ea eb client <<<"$(both "$DURATION" "$path" "$header" $(((round - 1) / 2)))"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${answers[0]}" "${answers[1]}" "$a" "$b" "$ea" "$eb" "$client" \
       >>"$RESULTS"
   done

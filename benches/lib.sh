@@ -6,11 +6,11 @@
 # baseline's worktree and WORK), builds the baseline edge if asked, then this tree's release
 # binaries, and copies them into BIN.
 #
-# Every server runs from a copy made here, as the baseline edge always did, so that every
-# binary's text sits in the page cache the same way (freshly written). Run from `target/`, the
-# edge once read 0.978 against a copy of itself (`ab.sh`, 10 rounds), then 0.997 after the page
-# cache was dropped and 1.003 freshly linked (2026-12-02, README.md): the state can matter,
-# and it cannot be seen.
+# Our binaries (the edge, bare hyper, the control plane, the CLI) run from copies made here, as
+# the baseline edge always did, so that each one's text sits in the page cache the same way
+# (freshly written). Run from `target/`, the edge once read 0.978 against a copy of itself
+# (`ab.sh`'s `/` row, 10 rounds), then 0.997 after the page cache was dropped and 1.003 freshly
+# linked (2026-12-02, README.md): the state can matter, and it cannot be seen.
 bench_setup() {
   WORK=$(mktemp -d)
   chmod 755 "$WORK"

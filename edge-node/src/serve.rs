@@ -190,7 +190,8 @@ fn bad_path(host: &Host, reason: &'static str, started: std::time::Instant) -> R
 /// `site`, the version chosen, has nothing at `path` (`resolved` says so): the visitor's
 /// current version may have it if `site` was a retained one, and with a split on, an asset
 /// may be another split version's (the one whose page asked for it). What serves the request
-/// then, and what it finds; `site` and `resolved` as they were when no other version has it.
+/// then, and what it finds: when no version has it, the fallback's 404 if `site` was pinned,
+/// else `site`'s own.
 #[cold]
 fn look_elsewhere<'a>(
     host: &'a Host,
