@@ -140,9 +140,7 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     };
     apply_header_rules(site, &path.display, res.headers_mut());
     tagging::set_cookies(wanted, site, secure, prebuilt, res.headers_mut());
-    if secure && let Some(hsts) = &host.hsts {
-        res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-    }
+    add_hsts(host, secure, res.headers_mut());
     if host.access.is_some() {
         crate::access::keep_private(res.headers_mut());
     }
@@ -173,10 +171,15 @@ fn method_not_allowed(host: &Host, started: std::time::Instant) -> Response<Body
 #[cold]
 fn version_json(host: &Host, headers: &HeaderMap, secure: bool, head: bool) -> Response<Body> {
     let mut res = tagging::version_json(host, headers, secure, head);
-    if secure && let Some(hsts) = &host.hsts {
-        res.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-    }
+    add_hsts(host, secure, res.headers_mut());
     res
+}
+
+/// `Strict-Transport-Security` on an answer over HTTPS, for a host that has it configured.
+fn add_hsts(host: &Host, secure: bool, h: &mut HeaderMap) {
+    if secure && let Some(hsts) = &host.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
 }
 
 /// A path `resolve::decode_path` refused (`reason` says why): 400.
