@@ -12,6 +12,7 @@
 #   BASELINE_BIN=target/release/switchyard-edge bash benches/ab.sh   # the control: 1.00 ± noise
 #   VERSUS=nginx bash benches/ab.sh        # this tree's edge against nginx (http.sh's config)
 #   VERSUS=bare-hyper bash benches/ab.sh   # against bare hyper sending the edge's bytes for `/`
+#   THIS_BIN=/path/to/switchyard-edge BASELINE_BIN=... bash benches/ab.sh   # two builds, neither this tree's
 #
 # With VERSUS, the other server stands where the baseline edge would: the same files (for
 # nginx, with its .br/.gz copies), the same core, half the rounds started first. Bare hyper
@@ -34,6 +35,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-}
+THIS_BIN=${THIS_BIN:-} # in place of this tree's edge (e.g. another link of it, `layout.sh`)
 VERSUS=${VERSUS:-}
 PORT_EDGE=18180 PORT_BASE=18181
 case "$VERSUS" in
@@ -59,6 +61,7 @@ cd "$ROOT"
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
 bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
+[ -z "$THIS_BIN" ] || cp "$THIS_BIN" "$BIN/switchyard-edge"
 
 bench_site "$WORK/site"
 control_plane_with "$CLIENT_CPU" "$WORK/site"
@@ -150,7 +153,11 @@ done
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) both servers on CPU $SERVER_CPU at once, two wrk -t1 -c$CONNECTIONS -d$DURATION on CPU $CLIENT_CPU, $ROUNDS rounds ($(nproc) CPUs)"
 echo
-echo "this tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- edge-node crates || echo ' + uncommitted changes'); baseline: $BASELINE"
+if [ -n "$THIS_BIN" ]; then
+  echo "this tree: $THIS_BIN; baseline: $BASELINE"
+else
+  echo "this tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- edge-node crates || echo ' + uncommitted changes'); baseline: $BASELINE"
+fi
 echo
 python3 - "$RESULTS" "$(getconf CLK_TCK)" "${DURATION%s}" <<'PY'
 import statistics, sys
