@@ -49,15 +49,10 @@ bench_site "$SITE"
 STATIC="$WORK/static"
 static_copy "$SITE" "$STATIC"
 
-# --- Switchyard: control plane on the client core (idle during the runs), edge on the server core.
+# --- Switchyard: the control plane on the client core (idle during the runs).
 control_plane_with "$CLIENT_CPU" "$SITE"
-start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE"
-[ -z "$BASELINE" ] || start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE"
 
-# --- nginx: one worker, sendfile, open_file_cache, no access log, precompressed files.
-start_nginx "$SERVER_CPU" "$PORT_NGINX" "$STATIC"
-
-# --- static-web-server: one worker thread (pinned to one core), precompressed files.
+# static-web-server: one worker thread (pinned to one core), precompressed files.
 cat >"$WORK/sws.toml" <<CONF
 [general]
 host = "127.0.0.1"
@@ -72,15 +67,50 @@ threads-multiplier = 1
 source = "/product/**"
 destination = "/index.html"
 CONF
-taskset -c "$SERVER_CPU" static-web-server --config-file "$WORK/sws.toml" >/dev/null 2>&1 & pids+=($!)
-wait_http "http://127.0.0.1:$PORT_SWS/" x
 
-# --- bare hyper: index.html's bytes from memory for any request, twice: with exactly the
-# headers the edge sends for it (the same response bytes: the floor cost of the HTTP stack for
-# this response), and with a content-type alone (the floor of any response).
-edge_headers "$PORT_EDGE" >"$WORK/edge-headers"
-start_bare_hyper "$SERVER_CPU" "$PORT_HYPER" "$SITE/index.html" "$WORK/edge-headers"
-start_bare_hyper "$SERVER_CPU" "$PORT_HYPER2" "$SITE/index.html"
+# Starts one server, by its name in SERVERS, on the server core.
+start_server() {
+  case "$1" in
+    switchyard-edge) start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" ;;
+    "switchyard-edge @ "*) start_edge "$WORK/switchyard-edge-baseline" "$SERVER_CPU" "$PORT_BASE" ;;
+    # One worker, sendfile, open_file_cache, no access log, precompressed files.
+    nginx) start_nginx "$SERVER_CPU" "$PORT_NGINX" "$STATIC" ;;
+    static-web-server)
+      taskset -c "$SERVER_CPU" static-web-server --config-file "$WORK/sws.toml" >/dev/null 2>&1 &
+      pids+=($!)
+      wait_http "http://127.0.0.1:$PORT_SWS/" x
+      ;;
+    # index.html's bytes from memory for any request, twice: with exactly the headers the edge
+    # sends for it (the same response bytes: the floor cost of the HTTP stack for this
+    # response; read from the edge, which the first round starts first), and with a
+    # content-type alone (the floor of any response).
+    "bare hyper, same headers")
+      [ -s "$WORK/edge-headers" ] || edge_headers "$PORT_EDGE" >"$WORK/edge-headers"
+      start_bare_hyper "$SERVER_CPU" "$PORT_HYPER" "$SITE/index.html" "$WORK/edge-headers"
+      ;;
+    "bare hyper, content-type only") start_bare_hyper "$SERVER_CPU" "$PORT_HYPER2" "$SITE/index.html" ;;
+  esac
+}
+
+# Stops the servers of the previous round and starts every server afresh, in the order given
+# (the names in SERVERS). Whatever a process keeps for its lifetime (where its memory and
+# code landed, the page cache's state for its binary: a few percent between two copies of
+# one edge in `ab.sh`'s control runs) then varies between rounds instead of tilting every
+# round of one server the same way.
+RUNNING=()
+start_servers() {
+  if [ ${#RUNNING[@]} -gt 0 ]; then
+    kill "${RUNNING[@]}" # under `set -e`: a server that died ends the run
+    wait "${RUNNING[@]}" 2>/dev/null || true
+    # Not killed again on exit (the numbers may belong to other processes by then).
+    local p kept=()
+    for p in "${pids[@]}"; do [[ " ${RUNNING[*]} " == *" $p "* ]] || kept+=("$p"); done
+    pids=("${kept[@]}")
+  fi
+  local first=${#pids[@]} server
+  for server in "$@"; do start_server "${server%%|*}"; done
+  RUNNING=("${pids[@]:first}")
+}
 
 # --- Rows: name, path, extra header. Each server is checked for the right answer first.
 ROWS=("index.html (2 KiB)|/|" "app.js (150 KiB, br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip" "404|/missing.png|" "_redirects rewrite|/product/123|")
@@ -114,9 +144,9 @@ bench() { # port host path header → "rps p50 p99 server-busy client-busy" (the
   echo "$rps $p50 $p99 $busy"
 }
 
-# One cell per (round, row, server). Rounds alternate the servers' order (the edge first in
-# odd rounds, last in even ones), so a drift of the machine's speed during a round falls on
-# both sides of each ratio.
+# One cell per (round, row, server). Every round starts the servers afresh; rounds alternate
+# the servers' order (the edge started and measured first in odd rounds, last in even ones),
+# so a drift of the machine's speed during a round falls on both sides of each ratio.
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -125,6 +155,7 @@ for round in $(seq 1 "$ROUNDS"); do
     order=()
     for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[i]}"); done
   fi
+  start_servers "${order[@]}"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name path header <<<"$row"
     if [ -n "$ONLY_ROWS" ] && ! [[ "$name" =~ $ONLY_ROWS ]]; then continue; fi
