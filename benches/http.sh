@@ -89,6 +89,7 @@ start_server() {
       start_bare_hyper "$SERVER_CPU" "$PORT_HYPER" "$SITE/index.html" "$WORK/edge-headers"
       ;;
     "bare hyper, content-type only") start_bare_hyper "$SERVER_CPU" "$PORT_HYPER2" "$SITE/index.html" ;;
+    *) echo "http.sh: no way to start server $1" >&2 && exit 1 ;;
   esac
 }
 

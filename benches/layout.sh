@@ -20,11 +20,16 @@
 #    lines of the binary's code the requests ran (each counted if its instructions ran at
 #    least half as many times as there were requests).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Physical paths (`pwd -P`): valgrind names the binary by its real path, which the profile is
+# filtered by.
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 OUT=${OUT:-$ROOT/target/layout}
 DURATION=${DURATION:-2s}
 command -v valgrind >/dev/null && command -v wrk >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind wrk >/dev/null
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends valgrind wrk >/dev/null
 }
 cd "$ROOT"
 # shellcheck source=benches/lib.sh
@@ -33,13 +38,14 @@ bench_setup # WORK, pids, cleanup on exit, the control plane and CLI in BIN
 bench_site "$WORK/site"
 control_plane_with 1 "$WORK/site"
 mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+OUT=$(cd "$OUT" && pwd -P)
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 BR='Accept-Encoding: br, gzip'
 ROWS=("/|" "/|$COOKIE" "/assets/app.3f9a1c2b.js|$COOKIE|$BR" "/missing.png|" "/product/123|") # path|header|header
 
-# Links the edge alone, with rustc arguments $2..., and copies it to $1.
+# Links the edge alone, with rustc arguments $2..., and copies it to $1. (The ordering file
+# is an lld option: rustc 1.95 links x86_64 Linux binaries with its own lld through `cc`.)
 link_edge() {
   local to=$1
   shift
@@ -74,6 +80,7 @@ profile() {
   echo "$requests" >"$dump.requests"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
+  unset 'pids[-1]' # not killed again on exit (the number may belong to another process by then)
 }
 
 # Reads dump $1 of binary $2: with `functions`, prints the hot functions, hottest first; with
@@ -99,20 +106,24 @@ for line in open(dump):
     elif line.startswith(("fn=", "cfn=")):
         m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
         if m.group(2):
-            names[m.group(1)] = m.group(2)
+            # A recursive call's cost is under `name'2` (`--separate-recs`): the same symbol.
+            names[m.group(1)] = re.sub(r"'\d+$", "", m.group(2))
         if line.startswith("fn="):
             fn = names[m.group(1)]
     elif line.startswith("calls="):
         after_calls = True
     elif line[:1].isdigit() or line[:1] in "+-*":
+        if after_calls:  # at the call's address, which it does not move
+            after_calls = False
+            continue
         fields = line.split()
         p = fields[0]
         at = at if p == "*" else at + int(p[1:], 0) if p[0] == "+" else at - int(p[1:], 0) if p[0] == "-" else int(p, 0)
-        if after_calls:
-            after_calls = False
-        elif in_binary and len(fields) > 2:
+        if in_binary and len(fields) > 2:
             cost[fn] += int(fields[2])
             ran[at] += int(fields[2])
+if not cost:
+    sys.exit(f"layout.sh: no instructions of {binary} in {dump}")
 if what == "functions":
     hot = [name for name, ir in cost.most_common() if ir >= requests]
     print(f"{len(hot)} functions ran at least one instruction per request ({requests} requests)", file=sys.stderr)
@@ -129,6 +140,8 @@ profile "$OUT/switchyard-edge.plain" "$WORK/plain.cg"
 read_dump "$WORK/plain.cg" "$OUT/switchyard-edge.plain" functions >"$OUT/hot-symbols.txt"
 link_edge "$OUT/switchyard-edge.ordered" -C "link-arg=-Wl,--symbol-ordering-file=$OUT/hot-symbols.txt"
 profile "$OUT/switchyard-edge.ordered" "$WORK/ordered.cg"
+# Linked as usual again: target/release/switchyard-edge is not left the ordered one.
+link_edge "$WORK/switchyard-edge.relinked"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) code the requests ran (callgrind, wrk -t1 -c8 -d$DURATION per row)"
 echo "as linked:       $(read_dump "$WORK/plain.cg" "$OUT/switchyard-edge.plain" footprint)"
 echo "hot code first:  $(read_dump "$WORK/ordered.cg" "$OUT/switchyard-edge.ordered" footprint)"
