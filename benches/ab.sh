@@ -77,12 +77,7 @@ control_plane_with "$CLIENT_CPU" "$WORK/site"
 PID_EDGE="" PID_BASE="" STOP_BASE=""
 start_both() {
   if [ -n "$PID_EDGE" ]; then
-    kill "$PID_EDGE" "$STOP_BASE" # under `set -e`: a server that died ends the run
-    wait "$PID_EDGE" "$STOP_BASE" 2>/dev/null || true
-    # Not killed again on exit (the numbers may belong to other processes by then).
-    local p kept=()
-    for p in "${pids[@]}"; do [ "$p" = "$PID_EDGE" ] || [ "$p" = "$STOP_BASE" ] || kept+=("$p"); done
-    pids=("${kept[@]}")
+    stop_servers "$PID_EDGE" "$STOP_BASE"
   fi
   if (($1 == 0)); then
     start_edge "$BIN/switchyard-edge" "$SERVER_CPU" "$PORT_EDGE" && PID_EDGE=${pids[-1]}

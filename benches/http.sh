@@ -101,12 +101,7 @@ start_server() {
 RUNNING=()
 start_servers() {
   if [ ${#RUNNING[@]} -gt 0 ]; then
-    kill "${RUNNING[@]}" # under `set -e`: a server that died ends the run
-    wait "${RUNNING[@]}" 2>/dev/null || true
-    # Not killed again on exit (the numbers may belong to other processes by then).
-    local p kept=()
-    for p in "${pids[@]}"; do [[ " ${RUNNING[*]} " == *" $p "* ]] || kept+=("$p"); done
-    pids=("${kept[@]}")
+    stop_servers "${RUNNING[@]}"
   fi
   local first=${#pids[@]} server
   for server in "$@"; do start_server "${server%%|*}"; done

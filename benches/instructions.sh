@@ -96,8 +96,7 @@ measure() { # name binary port → one table row per ROWS entry
   done
   # The headers this edge sends a new visitor for `/`, for bare hyper's row.
   [ -s "$WORK/headers" ] || edge_headers "$port" >"$WORK/headers"
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+  stop_servers "$pid"
 }
 
 measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (the floor)
@@ -109,8 +108,7 @@ measure_bare() { # port → the `/` row of bare hyper sending the edge's bytes (
   pids+=("$pid")
   wait_http "http://127.0.0.1:$port/" x
   count_row "/ new visitor" "bare hyper, the same bytes" "$pid" "$port" /
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+  stop_servers "$pid"
 }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) callgrind, wrk -t1 -c8 -d$DURATION after a 2 s warm-up"

@@ -78,9 +78,7 @@ profile() {
   callgrind_control -d "$pid" >/dev/null
   cp "$(ls -t "$WORK"/cg.*.[0-9]* | head -1)" "$dump"
   echo "$requests" >"$dump.requests"
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  unset 'pids[-1]' # not killed again on exit (the number may belong to another process by then)
+  stop_servers "$pid"
 }
 
 # Reads dump $1 of binary $2: with `functions`, prints the hot functions, hottest first; with

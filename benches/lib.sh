@@ -34,6 +34,17 @@ bench_cleanup() {
   rm -rf "$WORK"
 }
 
+# Stops the servers whose pids are given and waits for them; a server that died already ends
+# the run (under `set -e`). They leave `pids`, so that the exit does not kill the numbers
+# again (they may belong to other processes by then).
+stop_servers() {
+  kill "$@"
+  wait "$@" 2>/dev/null || true
+  local p kept=()
+  for p in "${pids[@]}"; do [[ " $* " == *" $p "* ]] || kept+=("$p"); done
+  pids=("${kept[@]}")
+}
+
 cpu_ticks() { # pid → its user + system clock ticks so far (/proc/PID/stat)
   awk '{print $14 + $15}' "/proc/$1/stat"
 }
