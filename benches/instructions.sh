@@ -26,6 +26,9 @@
 #   CACHE_SIM=1 bash benches/instructions.sh
 #   CACHE_SIM=--I1=8192,8,64 bash benches/instructions.sh
 #
+# KEEP=<dir> copies each row's callgrind dump there (`<edge>--<row>.callgrind`, names made
+# safe), to read per function with `callgrind_annotate --inclusive=no <file>`.
+#
 # The binaries are built with the release profile into `${CARGO_TARGET_DIR:-target}`, so
 # cargo's profile variables try another build of both, e.g. link-time optimisation:
 #   CARGO_TARGET_DIR=/tmp/lto CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
@@ -36,6 +39,8 @@ BASELINE=${BASELINE:-}
 BASELINE_BIN=${BASELINE_BIN:-}
 DURATION=${DURATION:-5s}
 CACHE_SIM=${CACHE_SIM:-}
+KEEP=${KEEP:-}
+[ -z "$KEEP" ] || { mkdir -p "$KEEP" && KEEP=$(cd "$KEEP" && pwd); }
 CALLGRIND=(valgrind --tool=callgrind)
 SIM="" # set when the caches are simulated
 case "$CACHE_SIM" in
@@ -73,6 +78,7 @@ count_row() { # label name pid port path [header]
   local requests dump
   requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
   dump=$(ls -t "$WORK"/cg."$port".*.[0-9]* | head -1)
+  [ -z "$KEEP" ] || cp "$dump" "$KEEP/$(tr -c 'A-Za-z0-9.\n-' _ <<<"$name--$label").callgrind"
   # The dump's `events:` line names the columns of its `summary:` line (Ir first).
   awk -v label="$label" -v name="$name" -v n="$requests" -v sim="$SIM" '
     /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
