@@ -55,7 +55,9 @@ pub fn normalize_host(host: &str) -> std::borrow::Cow<'_, str> {
     }
     // `end` is at an ASCII byte or the end, so a char boundary.
     let trimmed = &host[..end];
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+    // Every byte looked at, without an early exit, so that the check runs in vector strides
+    // (`any` stops at the first match and goes a byte at a time).
+    if trimmed.bytes().fold(false, |upper, b| upper | b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(trimmed.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(trimmed)

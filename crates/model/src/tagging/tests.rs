@@ -54,6 +54,19 @@ fn visitor_ids_are_exactly_32_hex_digits() {
     assert_eq!(VisitorId::parse_bytes(b"FEDCBA98765432100123456789ABCDEF"), Some(all));
 }
 
+/// The branch-free digits are `format!`'s, for every digit value in every position (each
+/// nibble 0 to 15 across the id, and spread ids from a multiplicative sequence).
+#[test]
+fn hex_digits_are_the_formatted_ones() {
+    let mut ids: Vec<u128> = (0..16u128).map(|n| n * 0x1111_1111_1111_1111_1111_1111_1111_1111).collect();
+    ids.extend([0, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, 0xa0b1_c2d3_e4f5_0617_2839_4a5b_6c7d_8e9f]);
+    ids.extend((0..10_000u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)));
+    for id in ids {
+        let id = VisitorId(id);
+        assert_eq!(std::str::from_utf8(&id.hex_digits()).unwrap(), id.to_hex(), "{:#034x}", id.0);
+    }
+}
+
 #[test]
 fn split_buckets_are_stable_and_spread_evenly() {
     // Fixed value: every edge and every build must agree on it.
