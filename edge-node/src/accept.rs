@@ -1,6 +1,7 @@
 //! The accept loop, plain (HTTP/1.1 and h2c on one port) or TLS (h2 and HTTP/1.1 by ALPN); hyper's
 //! limits and timers set explicitly, graceful drain on shutdown.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::conns::{Conns, HeaderTimeout, Tracked, Watcher};
 use crate::events::RateLimiter;
-use crate::serve::respond;
+use crate::serve::{LastHost, respond};
 use crate::sites::Routes;
 use futures_util::future::Either;
 
@@ -103,19 +104,29 @@ async fn serve_connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let requests = watcher.requests();
+    // The connection's own copy of the routes, checked against the current ones at each
+    // request (one relaxed load and a compare; `ArcSwap::load` costs about a hundred
+    // instructions and a dozen lines of code per request, `benches/README.md`), and the host
+    // of its last request (`serve::LastHost`). A connection keeps a replaced snapshot alive
+    // until its next request or its close, at most the header-read timeout when idle. Only
+    // this connection's service borrows them, and only while answering.
+    let conn = RefCell::new((arc_swap::Cache::new(routes), LastHost::default()));
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // Counted until the response body is dropped (the header-read deadline, `conns`).
         let in_flight = requests.start(req.version());
+        let mut conn = conn.borrow_mut();
+        let (routes, last) = &mut *conn;
+        let routes: &Arc<Routes> = routes.load();
         // Events need the body and the client's address (`events`).
         if crate::events::is_event(&req) {
-            let events = crate::events::handle(routes.load_full(), limiter.clone(), req, peer.ip(), secure);
+            let events = crate::events::handle(routes.clone(), limiter.clone(), req, peer.ip(), secure);
             return Either::Right(Box::pin(async move {
                 Ok::<_, Infallible>(events.await.map(|body| Tracked::new(body, in_flight)))
             }));
         }
-        // One snapshot per request, held to the end of the response headers; the body's bytes
-        // are reference-counted and outlive a swap.
-        let response = respond(&routes.load(), &req, secure).map(|body| Tracked::new(body, in_flight));
+        // The snapshot current when the request arrives, to the end of the response headers;
+        // the body's bytes are reference-counted and outlive a swap.
+        let response = respond(routes, last, &req, secure).map(|body| Tracked::new(body, in_flight));
         Either::Left(std::future::ready(Ok::<_, Infallible>(response)))
     });
     match watcher.watch(builder.serve_connection(io, service).into_owned()).await {

@@ -13,7 +13,9 @@ mod negotiate;
 mod resolve;
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use switchyard_model::hosts::normalize_host;
 
 pub use body::Body;
@@ -83,12 +85,11 @@ impl<'a> RequestHeaders<'a> {
 /// rarer answer is a `#[cold]` function, so that the code a request walks stays contiguous:
 /// the kernel's socket work between two requests evicts it from the instruction cache, and
 /// each 64-byte line of it is fetched again per request (`benches/README.md`).
-pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<Body> {
+/// `last` is the connection's (see [`LastHost`]).
+pub fn respond<B>(routes: &Arc<Routes>, last: &mut LastHost, req: &Request<B>, secure: bool) -> Response<Body> {
     let started = std::time::Instant::now();
     let headers = RequestHeaders::scan(req.headers());
-    // HTTP/1.1 sends `Host`; HTTP/2 sends `:authority`, which hyper puts in the URI.
-    let host = headers.host.and_then(|h| h.to_str().ok()).or_else(|| req.uri().host()).unwrap_or("");
-    let Some(host) = routes.host(&normalize_host(host)) else {
+    let Some(host) = last.find(routes, headers.host, req.uri()) else {
         return unknown_host();
     };
     if host.https_redirect
@@ -127,16 +128,29 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     // ours are added after them.
     let start_with = if site.rules_touch_cookies { Wanted::NONE } else { wanted };
     // `page`: an HTML file answered to GET (a page view if its status is 200 or 304).
-    let (mut res, prebuilt, page) = match resolved {
+    // A file's answer is built in place: a `Response` is 150-odd bytes, and each move of one
+    // is a `memcpy`.
+    let mut res;
+    let (prebuilt, page) = match resolved {
         Resolved::File { file, status } => {
-            let (res, prebuilt) = serve_file(host, site, file, status, &headers, head, start_with);
-            (res, prebuilt, file.page && !head)
+            res = Response::new(Body::Empty);
+            let prebuilt = serve_file(&mut res, site, file, status, &headers, head, start_with);
+            if host.noindex {
+                res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
+            }
+            (prebuilt, file.page && !head)
         }
         Resolved::Redirect { status, location } => match redirect(host, site, status, location) {
-            Some(res) => (res, Prebuilt::None, false),
+            Some(redirect) => {
+                res = redirect;
+                (Prebuilt::None, false)
+            }
             None => return unusable_redirect(host, site),
         },
-        Resolved::Plain(status) => (no_file(host, site, status), Prebuilt::None, false),
+        Resolved::Plain(status) => {
+            res = no_file(host, site, status);
+            (Prebuilt::None, false)
+        }
     };
     apply_header_rules(site, &path.display, res.headers_mut());
     tagging::set_cookies(wanted, site, secure, prebuilt, res.headers_mut());
@@ -151,6 +165,44 @@ pub fn respond<B>(routes: &Routes, req: &Request<B>, secure: bool) -> Response<B
     // `sy_id` or the one minted for it (see `tagging::choose`).
     crate::metrics::record(&site.stats, page, || choice.visitor, &res, started);
     res
+}
+
+/// The host a connection's last request named, found in the routes it was answered from.
+/// A browser sends every request of a connection to one host, so the next request that names
+/// it with the same bytes, while the routes are the same, takes it as it is: no UTF-8 check,
+/// normalisation or hashed look-up (about 250 instructions, `benches/README.md`). Held by
+/// the connection: with it, the routes it came from, until its next request or its close.
+#[derive(Default)]
+pub struct LastHost(Option<Found>);
+
+struct Found {
+    routes: Arc<Routes>,
+    /// The bytes the request named the host with: its `Host`, else its URI's host.
+    named: Box<[u8]>,
+    host: Arc<Host>,
+}
+
+impl LastHost {
+    /// What the request's host name serves in `routes`. HTTP/1.1 sends `Host`; HTTP/2 sends
+    /// `:authority`, which hyper puts in the URI.
+    fn find<'a>(&'a mut self, routes: &'a Arc<Routes>, header: Option<&HeaderValue>, uri: &Uri) -> Option<&'a Host> {
+        let named = match header {
+            Some(h) => h.as_bytes(),
+            None => uri.host().unwrap_or("").as_bytes(),
+        };
+        let hit = matches!(&self.0, Some(found) if Arc::ptr_eq(&found.routes, routes) && *found.named == *named);
+        if hit {
+            return self.0.as_ref().map(|found| &*found.host);
+        }
+        let name = header.and_then(|h| h.to_str().ok()).or_else(|| uri.host()).unwrap_or("");
+        let host = routes.host(&normalize_host(name))?;
+        // Kept only when the name is those bytes (not a `Host` that is no text, with the URI's
+        // host taken instead).
+        if name.as_bytes() == named {
+            self.0 = Some(Found { routes: routes.clone(), named: named.into(), host: host.clone() });
+        }
+        Some(host)
+    }
 }
 
 /// A host the edge does not serve: a bare 404 that names nothing about what it serves.
@@ -246,15 +298,17 @@ fn no_file(host: &Host, site: &Site, status: StatusCode) -> Response<Body> {
     site_plain_of(host, site, status, text)
 }
 
+/// Fills `res`, a new response, with `file` of `site` as the request asks for it, from the
+/// prebuilt headers for the cookies `start_with`; says which cookies those hold.
 fn serve_file(
-    host: &Host,
+    res: &mut Response<Body>,
     site: &Site,
     file: &File,
     status: StatusCode,
     req: &RequestHeaders<'_>,
     head: bool,
     start_with: Wanted,
-) -> (Response<Body>, Prebuilt) {
+) -> Prebuilt {
     let ranged = status == StatusCode::OK && !head && req.range.is_some();
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
     let chosen = if ranged { None } else { negotiate::encoding(req.accept_encoding, &file.encodings) };
@@ -262,24 +316,20 @@ fn serve_file(
         Some(i) => &file.encodings[i].1,
         None => &file.identity,
     };
-    let mut res = Response::new(Body::Empty);
     *res.status_mut() = status;
     // The prebuilt headers of a full 200 response; the rarer answers adjust a few of them.
     let (headers, prebuilt) = repr.headers.pick(start_with);
     *res.headers_mut() = headers.clone();
-    if host.noindex {
-        res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
-    }
     if status != StatusCode::OK {
         // An error page (404/410 with the site's page) is not a resource one can range over.
         res.headers_mut().remove(header::ACCEPT_RANGES);
         *res.body_mut() = full(repr);
-        return (res, prebuilt);
+        return prebuilt;
     }
     if negotiate::not_modified(req.if_none_match, req.if_modified_since, &repr.etag, site.modified) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res.headers_mut().remove(header::CONTENT_LENGTH);
-        return (res, prebuilt);
+        return prebuilt;
     }
     if ranged && negotiate::if_range_holds(req.if_range, &repr.etag, site.modified) {
         match negotiate::range(req.range, repr.size) {
@@ -293,7 +343,7 @@ fn serve_file(
                 );
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
                 *res.body_mut() = body::of(repr, start, end - start + 1);
-                return (res, prebuilt);
+                return prebuilt;
             }
             negotiate::Range::Unsatisfiable => {
                 *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
@@ -303,12 +353,12 @@ fn serve_file(
                     HeaderValue::try_from(format!("bytes */{}", repr.size)).expect("ascii"),
                 );
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-                return (res, prebuilt);
+                return prebuilt;
             }
         }
     }
     *res.body_mut() = full(repr);
-    (res, prebuilt)
+    prebuilt
 }
 
 fn full(repr: &Representation) -> Body {

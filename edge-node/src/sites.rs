@@ -65,9 +65,10 @@ impl BuildError {
 #[derive(Default)]
 pub struct Routes {
     pub revision: u64,
-    hosts: Map<String, Host>,
+    /// Shared, so that a connection can keep the host of its last request (`serve::LastHost`).
+    hosts: Map<String, Arc<Host>>,
     /// Custom wildcard domains: `*.example.com` is kept under `example.com`.
-    wildcards: Map<String, Host>,
+    wildcards: Map<String, Arc<Host>>,
     /// TLS certificates of this snapshot, selected by SNI (see `tls`).
     pub certs: crate::tls::Certs,
     /// The HTTPS port plain-HTTP redirects point to, if the edge serves HTTPS.
@@ -180,14 +181,14 @@ impl Routes {
                 let host = platform_host(app, &selector, base_domain);
                 routes.hosts.insert(
                     host,
-                    Host {
+                    Arc::new(Host {
                         site: site.clone(),
                         noindex: true,
                         https_redirect: false,
                         hsts: None,
                         access,
                         channel: None,
-                    },
+                    }),
                 );
                 sites.insert(version, site);
             }
@@ -201,14 +202,14 @@ impl Routes {
                     let choice = Some(Arc::new(crate::tagging::Channel::build(channel, state, &sites, now)));
                     routes.hosts.insert(
                         host,
-                        Host {
+                        Arc::new(Host {
                             site: site.clone(),
                             noindex,
                             https_redirect: false,
                             hsts: None,
                             access,
                             channel: choice,
-                        },
+                        }),
                     );
                 }
             }
@@ -364,7 +365,7 @@ impl Routes {
                 continue;
             };
             let has_cert = snapshot.certs.iter().any(|c| switchyard_model::domain::name_covers(&c.domain, name));
-            let host = Host {
+            let host = Arc::new(Host {
                 site,
                 noindex: route.channel != LIVE,
                 https_redirect: route.https_redirect && has_cert,
@@ -372,7 +373,7 @@ impl Routes {
                 // A custom domain of a private channel is as private as the channel's host.
                 access,
                 channel,
-            };
+            });
             match name.strip_prefix("*.") {
                 Some(parent) => self.wildcards.insert(parent.to_owned(), host),
                 None => self.hosts.insert(name.clone(), host),
@@ -381,7 +382,7 @@ impl Routes {
     }
 
     /// What a normalized host name serves: an exact name, else a wildcard domain one label up.
-    pub fn host(&self, host: &str) -> Option<&Host> {
+    pub fn host(&self, host: &str) -> Option<&Arc<Host>> {
         self.hosts.get(host).or_else(|| {
             if self.wildcards.is_empty() {
                 return None;
@@ -402,6 +403,15 @@ impl Routes {
     /// Bodies of `self` that `next` no longer holds.
     pub fn dropped_by<'a>(&'a self, next: &'a Routes) -> impl Iterator<Item = &'a Arc<BlobBody>> {
         self.bodies.iter().filter(|(d, _)| !next.bodies.contains_key(d)).map(|(_, b)| b)
+    }
+}
+
+impl Routes {
+    /// Routes of exactly these exact host names, for tests of host look-up.
+    #[cfg(test)]
+    pub(crate) fn with_hosts(hosts: impl IntoIterator<Item = (&'static str, Arc<Host>)>) -> Routes {
+        let hosts = hosts.into_iter().map(|(name, host)| (name.to_owned(), host)).collect();
+        Routes { hosts, ..Routes::default() }
     }
 }
 

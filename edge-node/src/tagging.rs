@@ -281,21 +281,26 @@ pub enum Prebuilt {
     None,
     /// The plain-HTTP `sy_v` cookie of the version served.
     Version,
-    /// That, then a `sy_id` placeholder that [`set_cookies`] overwrites with the minted id.
+    /// A `sy_id` placeholder that [`set_cookies`] overwrites with the minted id, then the
+    /// plain-HTTP `sy_v` cookie, as the first entry of the map (see [`PrebuiltHeaders`]).
     VersionAndVisitor,
 }
 
 /// A response's headers built once, without and with the version's plain-HTTP cookie (and
-/// for a page, with a `sy_id` placeholder after it too), so that the common responses clone
-/// one map and add no entry: an insert into the clone (whose entries have no spare capacity)
-/// reallocates.
+/// for a page, with a `sy_id` placeholder too), so that the common responses clone one map
+/// and add no entry: an insert into the clone (whose entries have no spare capacity)
+/// reallocates. In the page's variant for a new visitor, `Set-Cookie` is the map's first
+/// entry, the placeholder its first value and `sy_v` its second: [`set_cookies`] reaches
+/// them as the first two values of the map's iterator, without hashing the name. Edits to the
+/// map leave that entry first: an insert or append goes after the entries there are, and a
+/// removal of another name moves the last entry into the removed one's place.
 pub struct PrebuiltHeaders {
     /// No `Set-Cookie`: a response to a visitor whose `sy_v` names the version already.
     plain: HeaderMap,
     /// And the plain-HTTP `sy_v` cookie: a response to a visitor without it.
     with_version: HeaderMap,
-    /// And a `sy_id` placeholder: a page for a new visitor (ids are minted on navigation
-    /// requests, which pages answer). Pages only.
+    /// A `sy_id` placeholder and the `sy_v` cookie, then the plain headers: a page for a new
+    /// visitor (ids are minted on navigation requests, which pages answer). Pages only.
     with_visitor: Option<HeaderMap>,
 }
 
@@ -305,8 +310,12 @@ impl PrebuiltHeaders {
         let mut with_version = headers.clone();
         with_version.append(header::SET_COOKIE, tag.cookie(false).clone());
         let with_visitor = page.then(|| {
-            let mut with_visitor = with_version.clone();
+            let mut with_visitor = HeaderMap::with_capacity(headers.len() + 2);
             with_visitor.append(header::SET_COOKIE, visitor_cookie(VisitorId(0), false));
+            with_visitor.append(header::SET_COOKIE, tag.cookie(false).clone());
+            for (name, value) in headers {
+                with_visitor.append(name.clone(), value.clone());
+            }
             with_visitor.clone()
         });
         // Each map of the exact size (a clone has no spare capacity).
@@ -330,16 +339,16 @@ impl PrebuiltHeaders {
 /// returning visitor's response adds no entry, nor does a new visitor's page.
 pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebuilt, headers: &mut HeaderMap) {
     if prebuilt == Prebuilt::VersionAndVisitor {
+        // The placeholder, then `sy_v`: the map's first two values (see [`PrebuiltHeaders`]).
+        let mut values = headers.iter_mut();
         if let Some(visitor) = wanted.visitor
-            && let header::Entry::Occupied(mut cookies) = headers.entry(header::SET_COOKIE)
+            && let (Some((first, id)), Some((second, version))) = (values.next(), values.next())
+            && first == header::SET_COOKIE
+            && second == header::SET_COOKIE
         {
-            // `sy_v`, then the placeholder.
-            for (i, value) in cookies.iter_mut().enumerate() {
-                match i {
-                    0 if secure => *value = served.tag.cookie(true).clone(),
-                    1 => *value = visitor_cookie(visitor, secure),
-                    _ => {}
-                }
+            *id = visitor_cookie(visitor, secure);
+            if secure {
+                *version = served.tag.cookie(true).clone();
             }
             return;
         }
@@ -368,7 +377,9 @@ pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebui
 }
 
 /// `sy_id=<32 hex>; Path=/; Max-Age=…; HttpOnly; SameSite=Lax[; Secure]`, assembled on the
-/// stack and copied once into the value: the only allocation a new visitor costs.
+/// stack and copied once into the value: the only allocation a new visitor costs. (Written
+/// into a `Vec` that becomes the value's bytes instead, the check of the bytes runs out of
+/// line and costs more than the copy saves.)
 fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
     const ATTRIBUTES: &[u8] = b"; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax; Secure";
     const ID_AT: usize = VISITOR_COOKIE.len() + 1;
@@ -376,7 +387,7 @@ fn visitor_cookie(visitor: VisitorId, secure: bool) -> HeaderValue {
     let mut out = [0u8; LEN];
     out[..VISITOR_COOKIE.len()].copy_from_slice(VISITOR_COOKIE.as_bytes());
     out[VISITOR_COOKIE.len()] = b'=';
-    hex::encode_to_slice(visitor.0.to_be_bytes(), &mut out[ID_AT..ID_AT + 32]).expect("16 bytes make 32 digits");
+    out[ID_AT..ID_AT + 32].copy_from_slice(&visitor.hex_digits());
     out[ID_AT + 32..].copy_from_slice(ATTRIBUTES);
     let len = if secure { LEN } else { LEN - b"; Secure".len() };
     HeaderValue::from_bytes(&out[..len]).expect("ASCII without control characters")

@@ -1,6 +1,10 @@
+use std::sync::Arc;
+
+use http::Uri;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::RequestHeaders;
+use super::{LastHost, RequestHeaders};
+use crate::sites::{Host, Routes, Site};
 
 fn v(s: &'static str) -> HeaderValue {
     HeaderValue::from_static(s)
@@ -42,4 +46,66 @@ fn the_scan_finds_the_first_value_of_each_header_it_reads() {
     map.append(header::USER_AGENT, v("wrk"));
     let h = RequestHeaders::scan(&map);
     assert!(h.host.is_none() && h.accept.is_none() && h.range.is_none() && !h.cookie);
+}
+
+fn host_of(app: &str) -> Arc<Host> {
+    Arc::new(Host {
+        site: Arc::new(Site::empty(app, 1)),
+        noindex: false,
+        https_redirect: false,
+        hsts: None,
+        access: None,
+        channel: None,
+    })
+}
+
+fn app_of(host: Option<&Host>) -> Option<&str> {
+    host.map(|h| &*h.site.tag.app)
+}
+
+/// A connection's last host is taken again only for the same bytes in the same routes; any
+/// other name, or routes swapped since, is looked up afresh (and a swap that dropped the host
+/// answers unknown, not from the host kept).
+#[test]
+fn the_last_host_is_kept_only_for_the_same_name_in_the_same_routes() {
+    let origin: Uri = "/".parse().unwrap();
+    let first =
+        Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]));
+    let mut last = LastHost::default();
+    assert_eq!(app_of(last.find(&first, Some(&v("Cart.Example.com:8080")), &origin)), Some("cart"));
+    let kept = last.0.as_ref().map(|found| (found.named.clone(), Arc::as_ptr(&found.host)));
+    assert_eq!(kept.as_ref().map(|(n, _)| &**n), Some(&b"Cart.Example.com:8080"[..]));
+    // The same bytes again: the host kept, the very same one.
+    let again = last.find(&first, Some(&v("Cart.Example.com:8080")), &origin).map(|h| h as *const Host);
+    assert_eq!(again, kept.map(|(_, p)| p));
+    // Another name on the same connection: looked up, and kept instead.
+    assert_eq!(app_of(last.find(&first, Some(&v("shop.example.com")), &origin)), Some("shop"));
+    assert_eq!(app_of(last.find(&first, Some(&v("cart.example.com")), &origin)), Some("cart"));
+    // An unknown name: none, and the last host stays.
+    assert_eq!(app_of(last.find(&first, Some(&v("evil.example")), &origin)), None);
+    assert_eq!(last.0.as_ref().map(|found| &*found.named), Some(&b"cart.example.com"[..]));
+    // Routes swapped: the same bytes are looked up in the new routes.
+    let second = Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart-next"))]));
+    assert_eq!(app_of(last.find(&second, Some(&v("cart.example.com")), &origin)), Some("cart-next"));
+    let third = Arc::new(Routes::with_hosts([]));
+    assert_eq!(app_of(last.find(&third, Some(&v("cart.example.com")), &origin)), None);
+}
+
+/// Without `Host` (HTTP/2), the URI's authority names the host; a `Host` that is not text
+/// falls back to it too, and is not kept: the next request with those bytes and another
+/// authority finds that authority's host.
+#[test]
+fn the_last_host_follows_the_uri_without_a_usable_host_header() {
+    let routes =
+        Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]));
+    let cart: Uri = "https://cart.example.com/".parse().unwrap();
+    let shop: Uri = "https://shop.example.com/".parse().unwrap();
+    let mut last = LastHost::default();
+    assert_eq!(app_of(last.find(&routes, None, &cart)), Some("cart"));
+    assert_eq!(app_of(last.find(&routes, None, &cart)), Some("cart"));
+    assert_eq!(app_of(last.find(&routes, None, &shop)), Some("shop"));
+    let not_text = HeaderValue::from_bytes(b"caf\xc3\xa9.example").unwrap();
+    assert_eq!(app_of(last.find(&routes, Some(&not_text), &cart)), Some("cart"));
+    assert_eq!(app_of(last.find(&routes, Some(&not_text), &shop)), Some("shop"));
+    assert_eq!(last.0.as_ref().map(|found| &*found.named), Some(&b"shop.example.com"[..]));
 }

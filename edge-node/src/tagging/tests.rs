@@ -276,8 +276,8 @@ fn cookies_are_found_beside_other_cookies_with_non_ascii_bytes_and_junk_is_refus
 }
 
 /// Whatever the request and scheme, the prebuilt headers `PrebuiltHeaders` picks end with the
-/// same cookies as a response that starts from no cookie at all, and its other headers
-/// unchanged.
+/// same cookies as a response that starts from no cookie at all (in any order: a new visitor's
+/// page has `sy_id` first), and its other headers unchanged.
 #[test]
 fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
     let sites = sites(3);
@@ -307,7 +307,7 @@ fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
                 picked.push(kind);
                 let mut completed = headers.clone();
                 set_cookies(wanted, c.site, secure, kind, &mut completed);
-                assert_eq!(completed, appended, "cookie {cookie:?}, secure {secure}, page {page}");
+                assert_eq!(pairs(&completed), pairs(&appended), "cookie {cookie:?}, secure {secure}, page {page}");
                 if page || wanted.visitor.is_none() {
                     assert_eq!(completed.len(), headers.len(), "no value added: {cookie:?}, {secure}, {page}");
                 }
@@ -323,5 +323,45 @@ fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
             set_cookies(Wanted::NONE, &sites[&3], false, kind, &mut out);
             assert_eq!(out, base, "{wanted:?}, page {page}");
         }
+    }
+}
+
+/// Every (name, value) of `h`, sorted: equal for maps with the same headers in any order.
+fn pairs(h: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    let mut pairs: Vec<_> = h.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
+    pairs.sort();
+    pairs
+}
+
+/// The response path edits a page's prebuilt map before `set_cookies` completes it (a 304
+/// removes `Content-Length`, a version host adds `X-Robots-Tag`, `_headers` rules set and
+/// remove names): the minted id still lands in the placeholder, and `sy_v` turns `Secure`.
+#[test]
+fn a_new_visitors_cookies_are_completed_after_other_headers_change() {
+    let sites = sites(3);
+    let mut base = HeaderMap::new();
+    base.insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+    base.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    base.insert(header::ETAG, HeaderValue::from_static("\"e\""));
+    let prebuilt = PrebuiltHeaders::new(&base, &sites[&3].tag, true);
+    let wanted = Wanted { version: true, visitor: Some(VisitorId(0xab)) };
+    let (headers, kind) = prebuilt.pick(wanted);
+    assert_eq!(kind, Prebuilt::VersionAndVisitor);
+    for secure in [false, true] {
+        let mut out = headers.clone();
+        out.remove(header::CONTENT_LENGTH);
+        out.insert(header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex"));
+        out.remove(header::ETAG);
+        set_cookies(wanted, &sites[&3], secure, kind, &mut out);
+        let mut expected = base.clone();
+        expected.remove(header::CONTENT_LENGTH);
+        expected.remove(header::ETAG);
+        expected.insert(header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex"));
+        set_cookies(wanted, &sites[&3], secure, Prebuilt::None, &mut expected);
+        assert_eq!(pairs(&out), pairs(&expected), "secure {secure}");
+        let cookies: Vec<_> = out.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(cookies.len(), 2);
+        assert!(cookies[0].starts_with("sy_id=000000000000000000000000000000ab; "), "{cookies:?}");
+        assert_eq!(cookies[1].ends_with("; Secure"), secure, "{cookies:?}");
     }
 }
