@@ -104,29 +104,23 @@ async fn serve_connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let requests = watcher.requests();
-    // The connection's own copy of the routes, checked against the current ones at each
-    // request (one relaxed load and a compare; `ArcSwap::load` costs about a hundred
-    // instructions and a dozen lines of code per request, `benches/README.md`), and the host
-    // of its last request (`serve::LastHost`). A connection keeps a replaced snapshot alive
-    // until its next request or its close, at most the header-read timeout when idle. Only
-    // this connection's service borrows them, and only while answering.
-    let conn = RefCell::new((arc_swap::Cache::new(routes), LastHost::default()));
+    // The host of the connection's last request (`serve::LastHost`); only this connection's
+    // service borrows it, and only while answering.
+    let last = RefCell::new(LastHost::default());
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // Counted until the response body is dropped (the header-read deadline, `conns`).
         let in_flight = requests.start(req.version());
-        let mut conn = conn.borrow_mut();
-        let (routes, last) = &mut *conn;
-        let routes: &Arc<Routes> = routes.load();
         // Events need the body and the client's address (`events`).
         if crate::events::is_event(&req) {
-            let events = crate::events::handle(routes.clone(), limiter.clone(), req, peer.ip(), secure);
+            let events = crate::events::handle(routes.load_full(), limiter.clone(), req, peer.ip(), secure);
             return Either::Right(Box::pin(async move {
                 Ok::<_, Infallible>(events.await.map(|body| Tracked::new(body, in_flight)))
             }));
         }
-        // The snapshot current when the request arrives, to the end of the response headers;
-        // the body's bytes are reference-counted and outlive a swap.
-        let response = respond(routes, last, &req, secure).map(|body| Tracked::new(body, in_flight));
+        // One snapshot per request, held to the end of the response headers; the body's bytes
+        // are reference-counted and outlive a swap.
+        let response =
+            respond(&routes.load(), &mut last.borrow_mut(), &req, secure).map(|body| Tracked::new(body, in_flight));
         Either::Left(std::future::ready(Ok::<_, Infallible>(response)))
     });
     match watcher.watch(builder.serve_connection(io, service).into_owned()).await {

@@ -9,9 +9,8 @@
 //! `switchyard-control`.
 //!
 //! Architecture Invariant: every request reads one `Arc<Routes>` from a single
-//! `ArcSwap<Routes>` (through its connection's `arc_swap::Cache`, which checks the pointer at
-//! each request) and keeps it to the end, so a response never mixes versions; a new snapshot
-//! replaces the routes with one `store`.
+//! `ArcSwap<Routes>` and keeps it to the end, so a response never mixes versions; a new
+//! snapshot replaces the routes with one `store`.
 
 mod accept;
 pub mod access;

@@ -13,8 +13,6 @@ mod negotiate;
 mod resolve;
 
 use http::header::{self, HeaderName, HeaderValue};
-use std::sync::Arc;
-
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use switchyard_model::hosts::normalize_host;
 
@@ -86,7 +84,7 @@ impl<'a> RequestHeaders<'a> {
 /// the kernel's socket work between two requests evicts it from the instruction cache, and
 /// each 64-byte line of it is fetched again per request (`benches/README.md`).
 /// `last` is the connection's (see [`LastHost`]).
-pub fn respond<B>(routes: &Arc<Routes>, last: &mut LastHost, req: &Request<B>, secure: bool) -> Response<Body> {
+pub fn respond<B>(routes: &Routes, last: &mut LastHost, req: &Request<B>, secure: bool) -> Response<Body> {
     let started = std::time::Instant::now();
     let headers = RequestHeaders::scan(req.headers());
     let Some(host) = last.find(routes, headers.host, req.uri()) else {
@@ -167,41 +165,49 @@ pub fn respond<B>(routes: &Arc<Routes>, last: &mut LastHost, req: &Request<B>, s
     res
 }
 
-/// The host a connection's last request named, found in the routes it was answered from.
-/// A browser sends every request of a connection to one host, so the next request that names
-/// it with the same bytes, while the routes are the same, takes it as it is: no UTF-8 check,
-/// normalisation or hashed look-up (about 250 instructions, `benches/README.md`). Held by
-/// the connection: with it, the routes it came from, until its next request or its close.
+/// The host a connection's last request named: the next request that names it with the same
+/// bytes, while the routes are the same table, finds it at the same place in them with no
+/// UTF-8 check, normalisation or hashed look-up (about 200 instructions, `benches/README.md`).
+/// Most connections name one host (a browser's HTTP/1.1 connections always; an HTTP/2
+/// connection may carry several hosts of one certificate). It holds no part of the routes,
+/// only their generation (unique to each table the process builds) and a place in them.
 #[derive(Default)]
 pub struct LastHost(Option<Found>);
 
 struct Found {
-    routes: Arc<Routes>,
+    /// `Routes::generation` of the table `index` is in.
+    generation: u64,
     /// The bytes the request named the host with: its `Host`, else its URI's host.
-    named: Box<[u8]>,
-    host: Arc<Host>,
+    named: Vec<u8>,
+    index: usize,
 }
 
 impl LastHost {
     /// What the request's host name serves in `routes`. HTTP/1.1 sends `Host`; HTTP/2 sends
     /// `:authority`, which hyper puts in the URI.
-    fn find<'a>(&'a mut self, routes: &'a Arc<Routes>, header: Option<&HeaderValue>, uri: &Uri) -> Option<&'a Host> {
+    fn find<'a>(&mut self, routes: &'a Routes, header: Option<&HeaderValue>, uri: &Uri) -> Option<&'a Host> {
         let named = match header {
             Some(h) => h.as_bytes(),
             None => uri.host().unwrap_or("").as_bytes(),
         };
-        let hit = matches!(&self.0, Some(found) if Arc::ptr_eq(&found.routes, routes) && *found.named == *named);
-        if hit {
-            return self.0.as_ref().map(|found| &*found.host);
+        if let Some(found) = &self.0
+            && found.generation == routes.generation()
+            && found.named == named
+        {
+            return Some(routes.host_at(found.index));
         }
         let name = header.and_then(|h| h.to_str().ok()).or_else(|| uri.host()).unwrap_or("");
-        let host = routes.host(&normalize_host(name))?;
+        let index = routes.host_index(&normalize_host(name))?;
         // Kept only when the name is those bytes (not a `Host` that is no text, with the URI's
         // host taken instead).
         if name.as_bytes() == named {
-            self.0 = Some(Found { routes: routes.clone(), named: named.into(), host: host.clone() });
+            let found = self.0.get_or_insert_with(|| Found { generation: 0, named: Vec::new(), index: 0 });
+            found.generation = routes.generation();
+            found.named.clear();
+            found.named.extend_from_slice(named);
+            found.index = index;
         }
-        Some(host)
+        Some(routes.host_at(index))
     }
 }
 

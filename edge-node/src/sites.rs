@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -62,19 +63,38 @@ impl BuildError {
 }
 
 /// What one snapshot routes, ready to serve.
-#[derive(Default)]
 pub struct Routes {
     pub revision: u64,
-    /// Shared, so that a connection can keep the host of its last request (`serve::LastHost`).
-    hosts: Map<String, Arc<Host>>,
+    /// This table's alone in the process, never reused (`serve::LastHost` compares it).
+    generation: u64,
+    /// Every host the table routes, found by `names` and `wildcards`.
+    hosts: Vec<Host>,
+    names: Map<String, usize>,
     /// Custom wildcard domains: `*.example.com` is kept under `example.com`.
-    wildcards: Map<String, Arc<Host>>,
+    wildcards: Map<String, usize>,
     /// TLS certificates of this snapshot, selected by SNI (see `tls`).
     pub certs: crate::tls::Certs,
     /// The HTTPS port plain-HTTP redirects point to, if the edge serves HTTPS.
     pub https_port: Option<u16>,
     /// Blob bodies by digest, shared by every version that holds the same bytes.
     bodies: Map<Digest, Arc<BlobBody>>,
+}
+
+impl Default for Routes {
+    /// Routes of nothing, with a generation of their own.
+    fn default() -> Routes {
+        static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+        Routes {
+            revision: 0,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            hosts: Vec::new(),
+            names: Map::default(),
+            wildcards: Map::default(),
+            certs: Default::default(),
+            https_port: None,
+            bodies: Map::default(),
+        }
+    }
 }
 
 /// What a host name serves.
@@ -179,16 +199,16 @@ impl Routes {
                 let selector = Selector::Version(version);
                 let access = crate::access::gate(verifier.as_ref(), app, &selector, state);
                 let host = platform_host(app, &selector, base_domain);
-                routes.hosts.insert(
+                routes.add_host(
                     host,
-                    Arc::new(Host {
+                    Host {
                         site: site.clone(),
                         noindex: true,
                         https_redirect: false,
                         hsts: None,
                         access,
                         channel: None,
-                    }),
+                    },
                 );
                 sites.insert(version, site);
             }
@@ -200,16 +220,16 @@ impl Routes {
                     let host = platform_host(app, &selector, base_domain);
                     let noindex = channel != LIVE;
                     let choice = Some(Arc::new(crate::tagging::Channel::build(channel, state, &sites, now)));
-                    routes.hosts.insert(
+                    routes.add_host(
                         host,
-                        Arc::new(Host {
+                        Host {
                             site: site.clone(),
                             noindex,
                             https_redirect: false,
                             hsts: None,
                             access,
                             channel: choice,
-                        }),
+                        },
                     );
                 }
             }
@@ -360,12 +380,12 @@ impl Routes {
         for (name, route) in &snapshot.domains {
             let platform = platform_host(&route.app, &Selector::Channel(route.channel.clone()), base_domain);
             let Some((site, access, channel)) =
-                self.hosts.get(&platform).map(|h| (h.site.clone(), h.access.clone(), h.channel.clone()))
+                self.exact(&platform).map(|h| (h.site.clone(), h.access.clone(), h.channel.clone()))
             else {
                 continue;
             };
             let has_cert = snapshot.certs.iter().any(|c| switchyard_model::domain::name_covers(&c.domain, name));
-            let host = Arc::new(Host {
+            let host = Host {
                 site,
                 noindex: route.channel != LIVE,
                 https_redirect: route.https_redirect && has_cert,
@@ -373,26 +393,53 @@ impl Routes {
                 // A custom domain of a private channel is as private as the channel's host.
                 access,
                 channel,
-            });
+            };
+            self.hosts.push(host);
+            let index = self.hosts.len() - 1;
             match name.strip_prefix("*.") {
-                Some(parent) => self.wildcards.insert(parent.to_owned(), host),
-                None => self.hosts.insert(name.clone(), host),
+                Some(parent) => self.wildcards.insert(parent.to_owned(), index),
+                None => self.names.insert(name.clone(), index),
             };
         }
     }
 
+    /// `host` under `name`, in place of what the name had.
+    fn add_host(&mut self, name: String, host: Host) {
+        self.hosts.push(host);
+        self.names.insert(name, self.hosts.len() - 1);
+    }
+
+    fn exact(&self, name: &str) -> Option<&Host> {
+        self.names.get(name).map(|&i| &self.hosts[i])
+    }
+
     /// What a normalized host name serves: an exact name, else a wildcard domain one label up.
-    pub fn host(&self, host: &str) -> Option<&Arc<Host>> {
-        self.hosts.get(host).or_else(|| {
+    pub fn host(&self, host: &str) -> Option<&Host> {
+        self.host_index(host).map(|i| self.host_at(i))
+    }
+
+    /// [`Routes::host`]'s place in this table, for [`Routes::host_at`].
+    pub fn host_index(&self, host: &str) -> Option<usize> {
+        self.names.get(host).copied().or_else(|| {
             if self.wildcards.is_empty() {
                 return None;
             }
-            switchyard_model::domain::parent_of(host).and_then(|parent| self.wildcards.get(parent))
+            switchyard_model::domain::parent_of(host).and_then(|parent| self.wildcards.get(parent).copied())
         })
     }
 
+    /// The host at `index`, as [`Routes::host_index`] of this table gave it.
+    pub fn host_at(&self, index: usize) -> &Host {
+        &self.hosts[index]
+    }
+
+    /// Unique to this table among all the process builds (see `generation`).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn host_count(&self) -> usize {
-        self.hosts.len()
+        self.names.len()
     }
 
     /// Every blob body these routes serve.
@@ -409,9 +456,12 @@ impl Routes {
 impl Routes {
     /// Routes of exactly these exact host names, for tests of host look-up.
     #[cfg(test)]
-    pub(crate) fn with_hosts(hosts: impl IntoIterator<Item = (&'static str, Arc<Host>)>) -> Routes {
-        let hosts = hosts.into_iter().map(|(name, host)| (name.to_owned(), host)).collect();
-        Routes { hosts, ..Routes::default() }
+    pub(crate) fn with_hosts(hosts: impl IntoIterator<Item = (&'static str, Host)>) -> Routes {
+        let mut routes = Routes::default();
+        for (name, host) in hosts {
+            routes.add_host(name.to_owned(), host);
+        }
+        routes
     }
 }
 

@@ -281,8 +281,8 @@ pub enum Prebuilt {
     None,
     /// The plain-HTTP `sy_v` cookie of the version served.
     Version,
-    /// A `sy_id` placeholder that [`set_cookies`] overwrites with the minted id, then the
-    /// plain-HTTP `sy_v` cookie, as the first entry of the map (see [`PrebuiltHeaders`]).
+    /// That, then a `sy_id` placeholder that [`set_cookies`] overwrites with the minted id,
+    /// both in the map's first entry (see [`PrebuiltHeaders`]).
     VersionAndVisitor,
 }
 
@@ -290,7 +290,7 @@ pub enum Prebuilt {
 /// for a page, with a `sy_id` placeholder too), so that the common responses clone one map
 /// and add no entry: an insert into the clone (whose entries have no spare capacity)
 /// reallocates. In the page's variant for a new visitor, `Set-Cookie` is the map's first
-/// entry, the placeholder its first value and `sy_v` its second: [`set_cookies`] reaches
+/// entry, `sy_v` its first value and the placeholder its second: [`set_cookies`] reaches
 /// them as the first two values of the map's iterator, without hashing the name. Edits to the
 /// map leave that entry first: an insert or append goes after the entries there are, and a
 /// removal of another name moves the last entry into the removed one's place.
@@ -299,7 +299,7 @@ pub struct PrebuiltHeaders {
     plain: HeaderMap,
     /// And the plain-HTTP `sy_v` cookie: a response to a visitor without it.
     with_version: HeaderMap,
-    /// A `sy_id` placeholder and the `sy_v` cookie, then the plain headers: a page for a new
+    /// The `sy_v` cookie and a `sy_id` placeholder, then the plain headers: a page for a new
     /// visitor (ids are minted on navigation requests, which pages answer). Pages only.
     with_visitor: Option<HeaderMap>,
 }
@@ -311,8 +311,8 @@ impl PrebuiltHeaders {
         with_version.append(header::SET_COOKIE, tag.cookie(false).clone());
         let with_visitor = page.then(|| {
             let mut with_visitor = HeaderMap::with_capacity(headers.len() + 2);
-            with_visitor.append(header::SET_COOKIE, visitor_cookie(VisitorId(0), false));
             with_visitor.append(header::SET_COOKIE, tag.cookie(false).clone());
+            with_visitor.append(header::SET_COOKIE, visitor_cookie(VisitorId(0), false));
             for (name, value) in headers {
                 with_visitor.append(name.clone(), value.clone());
             }
@@ -339,17 +339,17 @@ impl PrebuiltHeaders {
 /// returning visitor's response adds no entry, nor does a new visitor's page.
 pub fn set_cookies(wanted: Wanted, served: &Site, secure: bool, prebuilt: Prebuilt, headers: &mut HeaderMap) {
     if prebuilt == Prebuilt::VersionAndVisitor {
-        // The placeholder, then `sy_v`: the map's first two values (see [`PrebuiltHeaders`]).
+        // `sy_v`, then the placeholder: the map's first two values (see [`PrebuiltHeaders`]).
         let mut values = headers.iter_mut();
         if let Some(visitor) = wanted.visitor
-            && let (Some((first, id)), Some((second, version))) = (values.next(), values.next())
+            && let (Some((first, version)), Some((second, id))) = (values.next(), values.next())
             && first == header::SET_COOKIE
             && second == header::SET_COOKIE
         {
-            *id = visitor_cookie(visitor, secure);
             if secure {
                 *version = served.tag.cookie(true).clone();
             }
+            *id = visitor_cookie(visitor, secure);
             return;
         }
         // Not what `pick` chose it for: start from no cookie.

@@ -48,47 +48,59 @@ fn the_scan_finds_the_first_value_of_each_header_it_reads() {
     assert!(h.host.is_none() && h.accept.is_none() && h.range.is_none() && !h.cookie);
 }
 
-fn host_of(app: &str) -> Arc<Host> {
-    Arc::new(Host {
+fn host_of(app: &str) -> Host {
+    Host {
         site: Arc::new(Site::empty(app, 1)),
         noindex: false,
         https_redirect: false,
         hsts: None,
         access: None,
         channel: None,
-    })
+    }
 }
 
 fn app_of(host: Option<&Host>) -> Option<&str> {
     host.map(|h| &*h.site.tag.app)
 }
 
-/// A connection's last host is taken again only for the same bytes in the same routes; any
+/// What the connection keeps: the generation and the bytes.
+fn kept(last: &LastHost) -> Option<(u64, &[u8])> {
+    last.0.as_ref().map(|found| (found.generation, &*found.named))
+}
+
+/// A connection's last host is taken again only for the same bytes in the same table; any
 /// other name, or routes swapped since, is looked up afresh (and a swap that dropped the host
-/// answers unknown, not from the host kept).
+/// answers unknown, not from what was kept).
 #[test]
 fn the_last_host_is_kept_only_for_the_same_name_in_the_same_routes() {
     let origin: Uri = "/".parse().unwrap();
-    let first =
-        Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]));
+    let first = Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]);
     let mut last = LastHost::default();
+    assert_eq!(kept(&last), None);
     assert_eq!(app_of(last.find(&first, Some(&v("Cart.Example.com:8080")), &origin)), Some("cart"));
-    let kept = last.0.as_ref().map(|found| (found.named.clone(), Arc::as_ptr(&found.host)));
-    assert_eq!(kept.as_ref().map(|(n, _)| &**n), Some(&b"Cart.Example.com:8080"[..]));
-    // The same bytes again: the host kept, the very same one.
+    assert_eq!(kept(&last), Some((first.generation(), &b"Cart.Example.com:8080"[..])));
+    // The same bytes again: the same host of the same table.
     let again = last.find(&first, Some(&v("Cart.Example.com:8080")), &origin).map(|h| h as *const Host);
-    assert_eq!(again, kept.map(|(_, p)| p));
+    assert_eq!(again, first.host("cart.example.com").map(|h| h as *const Host));
     // Another name on the same connection: looked up, and kept instead.
     assert_eq!(app_of(last.find(&first, Some(&v("shop.example.com")), &origin)), Some("shop"));
     assert_eq!(app_of(last.find(&first, Some(&v("cart.example.com")), &origin)), Some("cart"));
     // An unknown name: none, and the last host stays.
     assert_eq!(app_of(last.find(&first, Some(&v("evil.example")), &origin)), None);
-    assert_eq!(last.0.as_ref().map(|found| &*found.named), Some(&b"cart.example.com"[..]));
-    // Routes swapped: the same bytes are looked up in the new routes.
-    let second = Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart-next"))]));
+    assert_eq!(kept(&last), Some((first.generation(), &b"cart.example.com"[..])));
+    // Routes swapped: the same bytes are looked up in the new table, where the host's place
+    // differs; a table without it answers none.
+    let second =
+        Routes::with_hosts([("shop.example.com", host_of("shop-next")), ("cart.example.com", host_of("cart-next"))]);
+    assert_ne!(second.generation(), first.generation());
     assert_eq!(app_of(last.find(&second, Some(&v("cart.example.com")), &origin)), Some("cart-next"));
-    let third = Arc::new(Routes::with_hosts([]));
+    assert_eq!(app_of(last.find(&second, Some(&v("cart.example.com")), &origin)), Some("cart-next"));
+    let third = Routes::with_hosts([]);
     assert_eq!(app_of(last.find(&third, Some(&v("cart.example.com")), &origin)), None);
+    // Generations are never reused, even once a table is dropped.
+    let generation = third.generation();
+    drop((first, second, third));
+    assert!(Routes::default().generation() > generation);
 }
 
 /// Without `Host` (HTTP/2), the URI's authority names the host; a `Host` that is not text
@@ -96,8 +108,7 @@ fn the_last_host_is_kept_only_for_the_same_name_in_the_same_routes() {
 /// authority finds that authority's host.
 #[test]
 fn the_last_host_follows_the_uri_without_a_usable_host_header() {
-    let routes =
-        Arc::new(Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]));
+    let routes = Routes::with_hosts([("cart.example.com", host_of("cart")), ("shop.example.com", host_of("shop"))]);
     let cart: Uri = "https://cart.example.com/".parse().unwrap();
     let shop: Uri = "https://shop.example.com/".parse().unwrap();
     let mut last = LastHost::default();
@@ -107,5 +118,5 @@ fn the_last_host_follows_the_uri_without_a_usable_host_header() {
     let not_text = HeaderValue::from_bytes(b"caf\xc3\xa9.example").unwrap();
     assert_eq!(app_of(last.find(&routes, Some(&not_text), &cart)), Some("cart"));
     assert_eq!(app_of(last.find(&routes, Some(&not_text), &shop)), Some("shop"));
-    assert_eq!(last.0.as_ref().map(|found| &*found.named), Some(&b"shop.example.com"[..]));
+    assert_eq!(kept(&last), Some((routes.generation(), &b"shop.example.com"[..])));
 }

@@ -276,8 +276,8 @@ fn cookies_are_found_beside_other_cookies_with_non_ascii_bytes_and_junk_is_refus
 }
 
 /// Whatever the request and scheme, the prebuilt headers `PrebuiltHeaders` picks end with the
-/// same cookies as a response that starts from no cookie at all (in any order: a new visitor's
-/// page has `sy_id` first), and its other headers unchanged.
+/// same cookies as a response that starts from no cookie at all, in the same order, and its
+/// other headers unchanged.
 #[test]
 fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
     let sites = sites(3);
@@ -307,7 +307,8 @@ fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
                 picked.push(kind);
                 let mut completed = headers.clone();
                 set_cookies(wanted, c.site, secure, kind, &mut completed);
-                assert_eq!(pairs(&completed), pairs(&appended), "cookie {cookie:?}, secure {secure}, page {page}");
+                // `HeaderMap`'s equality: the same values of each name, in the same order.
+                assert_eq!(completed, appended, "cookie {cookie:?}, secure {secure}, page {page}");
                 if page || wanted.visitor.is_none() {
                     assert_eq!(completed.len(), headers.len(), "no value added: {cookie:?}, {secure}, {page}");
                 }
@@ -324,13 +325,6 @@ fn the_prebuilt_cookies_end_as_the_appended_ones_would() {
             assert_eq!(out, base, "{wanted:?}, page {page}");
         }
     }
-}
-
-/// Every (name, value) of `h`, sorted: equal for maps with the same headers in any order.
-fn pairs(h: &HeaderMap) -> Vec<(String, Vec<u8>)> {
-    let mut pairs: Vec<_> = h.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
-    pairs.sort();
-    pairs
 }
 
 /// The response path edits a page's prebuilt map before `set_cookies` completes it (a 304
@@ -358,10 +352,32 @@ fn a_new_visitors_cookies_are_completed_after_other_headers_change() {
         expected.remove(header::ETAG);
         expected.insert(header::HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex"));
         set_cookies(wanted, &sites[&3], secure, Prebuilt::None, &mut expected);
-        assert_eq!(pairs(&out), pairs(&expected), "secure {secure}");
+        assert_eq!(out, expected, "secure {secure}");
         let cookies: Vec<_> = out.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
         assert_eq!(cookies.len(), 2);
-        assert!(cookies[0].starts_with("sy_id=000000000000000000000000000000ab; "), "{cookies:?}");
-        assert_eq!(cookies[1].ends_with("; Secure"), secure, "{cookies:?}");
+        assert!(cookies[0].starts_with("sy_v=cart.v3; "), "{cookies:?}");
+        assert!(cookies[1].starts_with("sy_id=000000000000000000000000000000ab; "), "{cookies:?}");
+        assert!(cookies.iter().all(|c| c.ends_with("; Secure") == secure), "{cookies:?}");
     }
+}
+
+/// A map `pick` did not build for a new visitor (its first entry is another name) still gets
+/// both cookies, `sy_v` then `sy_id`, and keeps its other headers.
+#[test]
+fn cookies_are_completed_from_scratch_when_the_map_is_not_the_prebuilt_one() {
+    let sites = sites(3);
+    let mut h = HeaderMap::new();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.append(header::SET_COOKIE, HeaderValue::from_static("sy_v=cart.v3; stale"));
+    h.append(header::SET_COOKIE, HeaderValue::from_static("sy_id=stale"));
+    let wanted = Wanted { version: true, visitor: Some(VisitorId(0xcd)) };
+    set_cookies(wanted, &sites[&3], true, Prebuilt::VersionAndVisitor, &mut h);
+    let cookies: Vec<_> = h.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(cookies[0], sites[&3].tag.cookie(true).to_str().unwrap());
+    assert_eq!(
+        cookies[1],
+        "sy_id=000000000000000000000000000000cd; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax; Secure"
+    );
+    assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
 }
