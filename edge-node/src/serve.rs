@@ -174,6 +174,9 @@ pub fn respond<B>(routes: &Routes, last: &mut LastHost, req: &Request<B>, secure
 #[derive(Default)]
 pub struct LastHost(Option<Found>);
 
+/// A DNS name is at most 253 bytes, `:65535` 6 more.
+const KEPT_AT_MOST: usize = 259;
+
 struct Found {
     /// `Routes::generation` of the table `index` is in.
     generation: u64,
@@ -199,8 +202,10 @@ impl LastHost {
         let name = header.and_then(|h| h.to_str().ok()).or_else(|| uri.host()).unwrap_or("");
         let index = routes.host_index(&normalize_host(name))?;
         // Kept only when the name is those bytes (not a `Host` that is no text, with the URI's
-        // host taken instead).
-        if name.as_bytes() == named {
+        // host taken instead), and no longer than a host name and port can be (a `Host` of
+        // `cart.example.com:` and 60 KiB of zeros is found too, and would be kept for as long as
+        // the connection lasts).
+        if name.as_bytes() == named && named.len() <= KEPT_AT_MOST {
             let found = self.0.get_or_insert_with(|| Found { generation: 0, named: Vec::new(), index: 0 });
             found.generation = routes.generation();
             found.named.clear();

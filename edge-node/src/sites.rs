@@ -403,7 +403,7 @@ impl Routes {
         }
     }
 
-    /// `host` under `name`, in place of what the name had.
+    /// `host` under `name`; a host the name had before stays in `hosts`, unreachable.
     fn add_host(&mut self, name: String, host: Host) {
         self.hosts.push(host);
         self.names.insert(name, self.hosts.len() - 1);

@@ -119,4 +119,8 @@ fn the_last_host_follows_the_uri_without_a_usable_host_header() {
     assert_eq!(app_of(last.find(&routes, Some(&not_text), &cart)), Some("cart"));
     assert_eq!(app_of(last.find(&routes, Some(&not_text), &shop)), Some("shop"));
     assert_eq!(kept(&last), Some((routes.generation(), &b"shop.example.com"[..])));
+    // A name padded past any real host and port is found, and not kept.
+    let padded = HeaderValue::try_from(format!("cart.example.com:{}", "0".repeat(300))).unwrap();
+    assert_eq!(app_of(last.find(&routes, Some(&padded), &cart)), Some("cart"));
+    assert_eq!(kept(&last), Some((routes.generation(), &b"shop.example.com"[..])));
 }
