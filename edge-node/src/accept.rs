@@ -17,6 +17,7 @@ use crate::conns::{Conns, HeaderTimeout, Tracked, Watcher};
 use crate::events::RateLimiter;
 use crate::serve::{LastHost, respond};
 use crate::sites::Routes;
+use crate::zerocopy::Sendable;
 use futures_util::future::Either;
 
 /// How long a client may take to complete the TLS handshake.
@@ -72,10 +73,12 @@ pub(crate) async fn serve(
                 let watcher = conns.watcher();
                 tokio::spawn(async move {
                     let Some(acceptor) = tls else {
-                        return serve_connection(&builder, TokioIo::new(stream), routes, limiter, false, watcher, peer).await;
+                        let (stream, sendable) = crate::zerocopy::Stream::new(stream);
+                        let io = TokioIo::new(stream);
+                        return serve_connection(&builder, io, routes, limiter, Some(sendable), watcher, peer).await;
                     };
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, limiter, true, watcher, peer).await,
+                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, limiter, None, watcher, peer).await,
                         Ok(Err(error)) => tracing::debug!(%error, client.addr = %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
                     }
@@ -91,19 +94,21 @@ pub(crate) async fn serve(
     }
 }
 
-/// One connection's requests, each answered from the snapshot current when it arrives.
+/// One connection's requests, each answered from the snapshot current when it arrives. A plain
+/// connection comes with its stream's `sendable` (`zerocopy`); a TLS one without.
 async fn serve_connection<IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: TokioIo<IO>,
     routes: Arc<ArcSwap<Routes>>,
     limiter: Arc<RateLimiter>,
-    secure: bool,
+    sendable: Option<Sendable>,
     watcher: Watcher,
     peer: std::net::SocketAddr,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let requests = watcher.requests();
+    let secure = sendable.is_none();
     // The host of the connection's last request (`serve::LastHost`); only this connection's
     // service borrows it, and only while answering.
     let last = RefCell::new(LastHost::default());
@@ -119,8 +124,13 @@ async fn serve_connection<IO>(
         }
         // One snapshot per request, held to the end of the response headers; the body's bytes
         // are reference-counted and outlive a swap.
-        let response =
-            respond(&routes.load(), &mut last.borrow_mut(), &req, secure).map(|body| Tracked::new(body, in_flight));
+        let response = respond(&routes.load(), &mut last.borrow_mut(), &req, secure).map(|body| {
+            let (body, resident) = body.split_resident();
+            if let (Some(resident), Some(sendable)) = (resident, &sendable) {
+                sendable.push(resident);
+            }
+            Tracked::new(body, in_flight)
+        });
         Either::Left(std::future::ready(Ok::<_, Infallible>(response)))
     });
     match watcher.watch(builder.serve_connection(io, service).into_owned()).await {

@@ -29,6 +29,7 @@ pub mod sites;
 mod sync;
 pub mod tagging;
 pub mod tls;
+mod zerocopy;
 
 use std::future::Future;
 use std::net::SocketAddr;

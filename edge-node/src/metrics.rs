@@ -301,6 +301,7 @@ pub fn record(
     let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
     let (cache, bytes) = match res.body() {
         Body::Bytes(Some(b)) => (0, b.len() as u64),
+        Body::Resident { resident: Some(_), len, .. } => (0, u64::from(*len)),
         Body::File { remaining, .. } => (1, *remaining),
         _ => (2, 0),
     };

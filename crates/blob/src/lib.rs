@@ -83,16 +83,26 @@ impl LocalBlobStore {
 
     /// Reads a whole blob and checks it against its digest.
     pub fn read_verified(&self, digest: &Digest) -> Result<Vec<u8>, Error> {
+        self.open_verified(digest).map(|(_, bytes)| bytes)
+    }
+
+    /// Opens a blob, reads it whole through the open file and checks it against its digest:
+    /// the file stays open on what was verified, even if the blob is removed or written again
+    /// (a write replaces the name with a new file, never changes an existing one).
+    pub fn open_verified(&self, digest: &Digest) -> Result<(File, Vec<u8>), Error> {
         let path = self.path(digest);
-        let bytes = fs::read(&path).map_err(|source| match source.kind() {
+        let io_error = |source: io::Error| match source.kind() {
             io::ErrorKind::NotFound => Error::NotFound { digest: *digest },
             _ => Error::Io { path: path.clone(), source },
-        })?;
+        };
+        let mut file = File::open(&path).map_err(io_error)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error)?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
             return Err(Error::Corrupt { expected: *digest, actual });
         }
-        Ok(bytes)
+        Ok((file, bytes))
     }
 
     /// Stores `bytes` and returns their digest.

@@ -41,12 +41,28 @@ fn put_verified_enforces_the_limit() {
 }
 
 #[test]
+fn an_opened_blob_keeps_what_was_verified() {
+    use std::io::{Read, Seek};
+    let (_dir, store) = store();
+    let d = store.put_bytes(b"original").unwrap();
+    let (mut file, bytes) = store.open_verified(&d).unwrap();
+    assert_eq!(bytes, b"original");
+    store.remove(&d).unwrap();
+    assert!(matches!(store.open_verified(&d), Err(Error::NotFound { .. })));
+    file.rewind().unwrap();
+    let mut again = Vec::new();
+    file.read_to_end(&mut again).unwrap();
+    assert_eq!(again, b"original");
+}
+
+#[test]
 fn read_verified_detects_corruption() {
     let (_dir, store) = store();
     let d = store.put_bytes(b"original").unwrap();
     std::fs::write(store.path(&d), b"tampered").unwrap();
     assert!(matches!(store.read_verified(&d), Err(Error::Corrupt { .. })));
     assert!(matches!(store.read_verified(&Digest::of(b"absent")), Err(Error::NotFound { .. })));
+    assert!(matches!(store.open_verified(&d), Err(Error::Corrupt { .. })));
 }
 
 #[test]

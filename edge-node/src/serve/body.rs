@@ -2,12 +2,14 @@
 
 use std::io::{Seek, SeekFrom};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 
+use crate::memory::Resident;
 use crate::sites::Representation;
 
 type FileStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
@@ -17,18 +19,29 @@ type FileStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>
 pub enum Body {
     Empty,
     Bytes(Option<Bytes>),
-    File { stream: Box<FileStream>, remaining: u64 },
+    /// `len` bytes from `start` of a resident body whose cache file is open: on a plain
+    /// connection the bytes go out with `sendfile` (`zerocopy`, which [`Body::split_resident`]
+    /// feeds), elsewhere as `Bytes`.
+    Resident {
+        resident: Option<Arc<Resident>>,
+        start: u32,
+        len: u32,
+    },
+    File {
+        stream: Box<FileStream>,
+        remaining: u64,
+    },
 }
 
 /// `len` bytes of `repr` from `offset` (the caller checked the bounds).
 pub(super) fn of(repr: &Representation, offset: u64, len: u64) -> Body {
-    if let Some(bytes) = repr.body.touch() {
-        // The whole file (most answers) is the resident `Bytes` itself: a slice would take a
-        // second reference and drop the first, two more atomic operations.
-        if offset == 0 && len == bytes.len() as u64 {
-            return Body::Bytes(Some(bytes));
+    if let Some(resident) = &*repr.body.touch() {
+        if resident.file.is_some() {
+            // Resident bodies are at most `IN_MEMORY_MAX` bytes.
+            let (start, len) = (offset as u32, len as u32);
+            return Body::Resident { resident: Some(resident.clone()), start, len };
         }
-        return Body::Bytes(Some(bytes.slice(offset as usize..(offset + len) as usize)));
+        return Body::Bytes(Some(slice(&resident.bytes, offset as usize, len as usize)));
     }
     let path = &repr.body.path;
     let opened = std::fs::File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f));
@@ -49,6 +62,25 @@ pub(super) fn of(repr: &Representation, offset: u64, len: u64) -> Body {
     }
 }
 
+/// `len` bytes of `bytes` from `start`. The whole of them (most answers) is a clone: a slice
+/// would take a second reference and drop the first, two more atomic operations.
+fn slice(bytes: &Bytes, start: usize, len: usize) -> Bytes {
+    if start == 0 && len == bytes.len() { bytes.clone() } else { bytes.slice(start..start + len) }
+}
+
+impl Body {
+    /// The body as hyper is to write it, and the resident its bytes are from if they can be
+    /// sent from its open file (`zerocopy`).
+    pub fn split_resident(self) -> (Body, Option<Arc<Resident>>) {
+        match self {
+            Body::Resident { resident: Some(resident), start, len } => {
+                (Body::Bytes(Some(slice(&resident.bytes, start as usize, len as usize))), Some(resident))
+            }
+            body => (body, None),
+        }
+    }
+}
+
 impl hyper::body::Body for Body {
     type Data = Bytes;
     type Error = std::io::Error;
@@ -60,6 +92,9 @@ impl hyper::body::Body for Body {
         match &mut *self {
             Body::Empty => Poll::Ready(None),
             Body::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Body::Resident { resident, start, len } => {
+                Poll::Ready(resident.take().map(|r| Ok(Frame::data(slice(&r.bytes, *start as usize, *len as usize)))))
+            }
             Body::File { stream, remaining } => {
                 use futures_util::Stream;
                 match Pin::new(&mut **stream).poll_next(cx) {
@@ -79,6 +114,7 @@ impl hyper::body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Bytes(b) => b.is_none(),
+            Body::Resident { resident, .. } => resident.is_none(),
             Body::File { remaining, .. } => *remaining == 0,
         }
     }
@@ -87,6 +123,9 @@ impl hyper::body::Body for Body {
         match self {
             Body::Empty => SizeHint::with_exact(0),
             Body::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Resident { resident, len, .. } => {
+                SizeHint::with_exact(if resident.is_some() { u64::from(*len) } else { 0 })
+            }
             Body::File { remaining, .. } => SizeHint::with_exact(*remaining),
         }
     }

@@ -3,6 +3,7 @@
 //! (SPA fallback, clean URLs, trailing slashes, 404 page), hostile paths and h2c.
 
 use std::io::Read;
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use switchyard_testkit::archive::{Entry, file, tar_gz};
@@ -44,6 +45,20 @@ fn big() -> Vec<u8> {
     (0..3_000_000u32).map(|i| (i % 251) as u8).collect()
 }
 
+/// 300 KiB that no encoding shrinks (a photo): large enough for the edge to keep its cache
+/// file open while it is in memory, and send it from there (`zerocopy`).
+fn photo() -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..300 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 fn bundle(extra_toml: &str) -> Vec<u8> {
     let index = format!("<!doctype html><title>Shop</title><h1>index</h1>{}", "<p>filler</p>".repeat(40));
     tar_gz(&[
@@ -58,6 +73,7 @@ fn bundle(extra_toml: &str) -> Vec<u8> {
         file("assets/plain.js", "let x = 1;"),
         file("assets/logo.png", vec![0x89, b'P', b'N', b'G', 0, 1, 2, 3]),
         file("big.bin", big()),
+        file("assets/photo.jpg", photo()),
         file("_redirects", REDIRECTS),
         file("_headers", HEADERS),
         file("switchyard.toml", format!("app = \"cart\"\n[site]\nspa_fallback = \"index.html\"\n{extra_toml}")),
@@ -363,6 +379,67 @@ async fn http2_with_prior_knowledge_on_the_same_port() {
         let r = h1.get(&url).header("host", &s.live).send().await.unwrap();
         assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_11, 200));
     }
+}
+
+#[tokio::test]
+async fn files_in_memory_are_sent_from_their_open_cache_file_intact() {
+    let s = Site::start().await;
+    let photo = photo();
+    let (status, hdrs, body) = s.get("/assets/photo.jpg", &[]).await;
+    assert_eq!((status, h(&hdrs, "content-encoding")), (200, ""));
+    assert!(body == photo, "from disk, the first time");
+    // Requested, the photo is loaded into memory within a maintenance pass, and its cache file
+    // is kept open (which the edge's open files show).
+    let hex = switchyard_model::Digest::of(&photo).to_hex();
+    let fds = format!("/proc/{}/fd", s.p.edge().pid());
+    switchyard_testkit::wait_for("the edge to hold the photo's cache file open", Duration::from_secs(10), || async {
+        let mut open = std::fs::read_dir(&fds).ok()?.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok());
+        open.any(|target| target.ends_with(&hex)).then_some(())
+    })
+    .await;
+
+    let h1 = reqwest::Client::builder().http1_only().pool_max_idle_per_host(1).build().unwrap();
+    let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let url = format!("{}/assets/photo.jpg", s.p.edge().url());
+    for (client, version) in [(&h1, reqwest::Version::HTTP_11), (&h2, reqwest::Version::HTTP_2)] {
+        for _ in 0..2 {
+            let r = client.get(&url).header("host", &s.live).send().await.unwrap();
+            assert_eq!((r.version(), r.status().as_u16()), (version, 200));
+            assert_eq!(r.headers()["content-length"], photo.len().to_string().as_str());
+            assert!(r.bytes().await.unwrap() == photo, "{version:?}: the whole photo, intact");
+        }
+        for (range, want) in
+            [("bytes=100000-100999", &photo[100_000..101_000]), ("bytes=-7", &photo[photo.len() - 7..])]
+        {
+            let r = client.get(&url).header("host", &s.live).header("range", range).send().await.unwrap();
+            assert_eq!(r.status(), 206, "{version:?} {range}");
+            assert!(r.bytes().await.unwrap() == want, "{version:?} {range}: the range's bytes");
+        }
+        let r = client.head(&url).header("host", &s.live).send().await.unwrap();
+        assert_eq!(r.headers()["content-length"], photo.len().to_string().as_str());
+        assert!(r.bytes().await.unwrap().is_empty(), "HEAD has no body");
+    }
+
+    // Two requests in one write (pipelined): each answer whole, in order, nothing in between.
+    use std::io::{Read, Write};
+    let mut raw = std::net::TcpStream::connect(s.p.edge().addr()).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let host = &s.live;
+    write!(
+        raw,
+        "GET /assets/photo.jpg HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /assets/photo.jpg HTTP/1.1\r\nHost: {host}\r\nRange: bytes=5-9\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    raw.read_to_end(&mut got).unwrap();
+    let head_end = |from: usize| from + got[from..].windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let first = head_end(0);
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(got[first..first + photo.len()] == photo[..], "the first answer's body");
+    let second = head_end(first + photo.len());
+    assert!(got[first + photo.len()..].starts_with(b"HTTP/1.1 206 Partial Content\r\n"));
+    assert_eq!(&got[second..], &photo[5..10], "the second answer's body, and nothing after it");
 }
 
 #[tokio::test]
