@@ -10,7 +10,8 @@
 #
 # Rows: `/` (2 KiB index.html) from a new visitor (no cookies: the edge mints `sy_id`), `/`
 # from a returning visitor (`sy_id` and `sy_v` cookies), a fingerprinted asset with cookies,
-# and as wrk sends them in http.sh and ab.sh: a 404 and a `_redirects` rewrite. Last, bare
+# and as wrk sends them in http.sh and ab.sh: the JS file in brotli, a 404 and a `_redirects`
+# rewrite. Last, bare
 # hyper (`benches/src/bare_hyper.rs`) answering `/` with the bytes this tree's edge sends a new
 # visitor: the HTTP stack's own share, which the edge's row pays too.
 #
@@ -64,6 +65,7 @@ control_plane_with 1 "$WORK/site"
 
 COOKIE='Cookie: sy_id=0123456789abcdef0123456789abcdef; sy_v=shop.v1'
 ROWS=("/ new visitor|/|" "/ returning visitor|/|$COOKIE" "asset, returning visitor|/assets/app.3f9a1c2b.js|$COOKIE"
+  "JS as http.sh asks for it (br)|/assets/app.3f9a1c2b.js|Accept-Encoding: br, gzip"
   "404 (/missing.png)|/missing.png|" "rewrite, new visitor|/product/123|")
 
 # One table row: warms the server under callgrind up (memory cache, allocator), zeroes its
