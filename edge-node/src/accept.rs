@@ -75,10 +75,14 @@ pub(crate) async fn serve(
                     let Some(acceptor) = tls else {
                         let (stream, sendable) = crate::zerocopy::Stream::new(stream);
                         let io = TokioIo::new(stream);
-                        return serve_connection(&builder, io, routes, limiter, Some(sendable), watcher, peer).await;
+                        let plain = Transport::Plain(sendable);
+                        return serve_connection(&builder, io, routes, limiter, plain, watcher, peer).await;
                     };
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(&builder, TokioIo::new(tls), routes, limiter, None, watcher, peer).await,
+                        Ok(Ok(tls)) => {
+                            let io = TokioIo::new(tls);
+                            serve_connection(&builder, io, routes, limiter, Transport::Tls, watcher, peer).await
+                        }
                         Ok(Err(error)) => tracing::debug!(%error, client.addr = %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(client.addr = %peer, "TLS handshake timed out"),
                     }
@@ -94,21 +98,30 @@ pub(crate) async fn serve(
     }
 }
 
-/// One connection's requests, each answered from the snapshot current when it arrives. A plain
-/// connection comes with its stream's `sendable` (`zerocopy`); a TLS one without.
+/// What a connection runs over.
+enum Transport {
+    /// Cleartext, with the stream's residents to send from their files (`zerocopy`).
+    Plain(Sendable),
+    Tls,
+}
+
+/// One connection's requests, each answered from the snapshot current when it arrives.
 async fn serve_connection<IO>(
     builder: &auto::Builder<TokioExecutor>,
     io: TokioIo<IO>,
     routes: Arc<ArcSwap<Routes>>,
     limiter: Arc<RateLimiter>,
-    sendable: Option<Sendable>,
+    transport: Transport,
     watcher: Watcher,
     peer: std::net::SocketAddr,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let requests = watcher.requests();
-    let secure = sendable.is_none();
+    let (secure, sendable) = match transport {
+        Transport::Plain(sendable) => (false, Some(sendable)),
+        Transport::Tls => (true, None),
+    };
     // The host of the connection's last request (`serve::LastHost`); only this connection's
     // service borrows it, and only while answering.
     let last = RefCell::new(LastHost::default());

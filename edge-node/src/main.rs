@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    raise_open_file_limit();
     let config = switchyard_edge::Config::load(cli.args)?;
     tracing::info!(?config, "starting");
     let bound = switchyard_edge::bind(config).await?;
@@ -36,4 +37,21 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("switchyard-edge listening on http://{}", bound.local_addr());
     bound.serve(switchyard_edge::shutdown_signal()).await
+}
+
+/// Raises the soft open-file limit to the hard one, as Go's runtime does at start and nginx's
+/// `worker_rlimit_nofile` is set for: connections and the memory cache's open files (a quarter
+/// of the limit, `memory`) share it, and a default soft limit of 1,024 is a few hundred
+/// connections.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
+    let (Some(current), Some(maximum)) = (current, maximum) else { return };
+    if current >= maximum {
+        return;
+    }
+    match setrlimit(Resource::Nofile, Rlimit { current: Some(maximum), maximum: Some(maximum) }) {
+        Ok(()) => tracing::info!(from = current, to = maximum, "raised the open-file limit"),
+        Err(error) => tracing::warn!(%error, limit = current, "cannot raise the open-file limit"),
+    }
 }

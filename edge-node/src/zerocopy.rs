@@ -8,7 +8,15 @@
 //! connection's [`Sendable`]. A vectored write with a buffer inside one of those residents'
 //! bytes is sent as the buffers before it, with `MSG_MORE` (held back to share a segment with
 //! what follows), then `sendfile` of the same range of the resident's file. Every other write
-//! goes to the TCP stream unchanged.
+//! goes to the TCP stream unchanged. Should `sendfile` fail (a file system without it, the
+//! file shorter than its bytes), that resident's bytes are copied from memory instead.
+//!
+//! Only whole bodies are handed over (not ranges, which would rarely reach their resident's
+//! last byte and so stay pending). A pending resident holds its bytes and file until its last
+//! byte is sent, it is pushed out (at most [`PENDING`] per connection), or the connection ends:
+//! an h2 stream reset mid-body keeps its resident that long. And as with nginx's `sendfile`
+//! without thread pools, a file whose pages the kernel dropped from its cache is read from disk
+//! in the worker's system call.
 //!
 //! Why it sends the same bytes: `Sendable` holds the resident, so its bytes stay allocated and
 //! no other buffer can lie at their addresses; a resident's file is the one its bytes were read
@@ -19,6 +27,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 
@@ -84,29 +93,45 @@ impl Stream {
     }
 }
 
+/// What one vectored write with a resident's bytes in it did.
+enum Sent {
+    /// This many bytes went; `finished`: they reached the resident's last byte.
+    Bytes { sent: usize, finished: bool },
+    /// `sendfile` failed (not `EAGAIN`) or found the file shorter than the bytes, after `head`
+    /// bytes went: the rest is copied from memory.
+    FileFailed { head: usize, error: io::Error },
+}
+
 /// Sends `head` (with `MSG_MORE`) then `body`, which lies inside `resident`'s bytes, from the
-/// resident's file. Returns the bytes sent and whether they reached the resident's last byte.
-fn send(tcp: &TcpStream, head: &[IoSlice<'_>], body: &[u8], resident: &Resident) -> io::Result<(usize, bool)> {
+/// resident's file.
+fn send(tcp: &TcpStream, head: &[IoSlice<'_>], body: &[u8], resident: &Resident) -> io::Result<Sent> {
     let (Some(file), Some(offset)) = (&resident.file, offset_in(body, &resident.bytes)) else {
-        unreachable!("`Sendable::find` matched the body, and only residents with a file are sendable")
+        unreachable!("`find` matched the body, and only residents with a file are sendable")
     };
     let head_len: usize = head.iter().map(|b| b.len()).sum();
     if head_len > 0 {
         let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
         let sent = rustix::net::sendmsg(tcp, head, &mut SendAncillaryBuffer::default(), flags)?;
         if sent < head_len {
-            return Ok((sent, false));
+            return Ok(Sent::Bytes { sent, finished: false });
         }
     }
     let mut at = offset as u64;
     match rustix::fs::sendfile(tcp, file.file(), Some(&mut at), body.len()) {
-        Ok(0) if head_len == 0 => Err(io::Error::new(io::ErrorKind::WriteZero, "cache file shorter than its bytes")),
-        Ok(sent) => Ok((head_len + sent, offset + sent == resident.bytes.len())),
-        // The head went; the error (or `EAGAIN`) comes back on the next write.
-        Err(_) if head_len > 0 => Ok((head_len, false)),
-        Err(error) => Err(error.into()),
+        Ok(0) => Ok(Sent::FileFailed {
+            head: head_len,
+            error: io::Error::new(io::ErrorKind::UnexpectedEof, "the cache file is shorter than its bytes"),
+        }),
+        Ok(sent) => Ok(Sent::Bytes { sent: head_len + sent, finished: offset + sent == resident.bytes.len() }),
+        // The head went; `EAGAIN` comes back on the next write.
+        Err(rustix::io::Errno::AGAIN) if head_len > 0 => Ok(Sent::Bytes { sent: head_len, finished: false }),
+        Err(rustix::io::Errno::AGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(error) => Ok(Sent::FileFailed { head: head_len, error: error.into() }),
     }
 }
+
+/// Whether a `sendfile` failure was logged as a warning already (the rest are debug).
+static WARNED: AtomicBool = AtomicBool::new(false);
 
 impl AsyncWrite for Stream {
     fn poll_write_vectored(
@@ -125,12 +150,26 @@ impl AsyncWrite for Stream {
             ready!(this.tcp.poll_write_ready(cx))?;
             // `try_io` clears the readiness on `EAGAIN`; the loop then waits for it again.
             match this.tcp.try_io(Interest::WRITABLE, || send(&this.tcp, &bufs[..at], &bufs[at], &pending[which])) {
-                Ok((sent, finished)) => {
+                Ok(Sent::Bytes { sent, finished }) => {
                     if finished {
                         // Its last byte went: let it go.
                         pending.remove(which);
                     }
                     return Poll::Ready(Ok(sent));
+                }
+                Ok(Sent::FileFailed { head, error }) => {
+                    // The bytes in memory are the verified ones: they go instead, as any other.
+                    if WARNED.swap(true, Ordering::Relaxed) {
+                        tracing::debug!(%error, "sendfile failed; sending from memory");
+                    } else {
+                        tracing::warn!(%error, "sendfile failed; sending from memory (later failures at debug level)");
+                    }
+                    pending.remove(which);
+                    drop(pending);
+                    if head > 0 {
+                        return Poll::Ready(Ok(head));
+                    }
+                    return Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => return Poll::Ready(Err(error)),

@@ -70,11 +70,13 @@ fn slice(bytes: &Bytes, start: usize, len: usize) -> Bytes {
 
 impl Body {
     /// The body as hyper is to write it, and the resident its bytes are from if they can be
-    /// sent from its open file (`zerocopy`).
+    /// sent from its open file (`zerocopy`): whole bodies only, not ranges.
     pub fn split_resident(self) -> (Body, Option<Arc<Resident>>) {
         match self {
             Body::Resident { resident: Some(resident), start, len } => {
-                (Body::Bytes(Some(slice(&resident.bytes, start as usize, len as usize))), Some(resident))
+                let bytes = slice(&resident.bytes, start as usize, len as usize);
+                let whole = bytes.len() == resident.bytes.len();
+                (Body::Bytes(Some(bytes)), whole.then_some(resident))
             }
             body => (body, None),
         }

@@ -126,3 +126,34 @@ async fn without_a_pending_resident_writes_are_copied() {
     client.read_to_end(&mut got).await.unwrap();
     assert!(got == bytes, "copied from memory");
 }
+
+#[tokio::test]
+async fn a_file_sendfile_cannot_read_gives_way_to_the_bytes_in_memory() {
+    let bytes = noise(64 * 1024);
+    let (_dir, store, resident) = admitted(&bytes);
+    // Truncated in place (which the edge never does): `sendfile` finds nothing to send.
+    let path = store.path(&switchyard_model::Digest::of(&bytes));
+    std::fs::File::options().write(true).open(path).unwrap().set_len(0).unwrap();
+    let (mut stream, sendable, mut client) = pair().await;
+    sendable.push(resident.clone());
+    write_all(&mut stream, &[b"head:", &resident.bytes[..]]).await;
+    assert_eq!(pending(&sendable), 0, "given up on: its bytes are copied from memory");
+    drop(stream);
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).await.unwrap();
+    assert_eq!(&got[..5], b"head:");
+    assert!(got[5..] == bytes[..], "the verified bytes, whole");
+}
+
+#[test]
+fn only_whole_bodies_are_handed_over() {
+    use crate::serve::Body;
+    let bytes = noise(64 * 1024);
+    let (_dir, _store, resident) = admitted(&bytes);
+    let len = bytes.len() as u32;
+    let (_, whole) = Body::Resident { resident: Some(resident.clone()), start: 0, len }.split_resident();
+    assert!(whole.is_some_and(|r| Arc::ptr_eq(&r, &resident)));
+    let (body, part) = Body::Resident { resident: Some(resident.clone()), start: 10, len: len - 10 }.split_resident();
+    assert!(part.is_none(), "a range is copied");
+    assert!(matches!(body, Body::Bytes(Some(b)) if b[..] == bytes[10..]));
+}
