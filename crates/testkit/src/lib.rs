@@ -14,6 +14,20 @@ use std::time::{Duration, Instant};
 pub use process::{ADMIN_TOKEN, Control, Edge, bin_path, run_cli};
 pub use s3::S3Server;
 
+/// `len` bytes that do not compress (xorshift), different for each `seed`: files that are
+/// exactly one blob each and that no encoding shrinks.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where

@@ -2,6 +2,7 @@ use std::io::IoSlice;
 use std::sync::Arc;
 
 use switchyard_blob::LocalBlobStore;
+use switchyard_testkit::noise;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -41,25 +42,13 @@ async fn write_all(stream: &mut Stream, bufs: &[&[u8]]) {
     }
 }
 
-fn noise(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn pending(sendable: &Sendable) -> usize {
     sendable.lock().len()
 }
 
 #[tokio::test]
 async fn a_head_and_a_resident_range_arrive_in_order_and_whole() {
-    let bytes = noise(900 * 1024); // more than the socket buffers hold: writes wait for the reader
+    let bytes = noise(900 * 1024, 1); // more than the socket buffers hold: writes wait for the reader
     let (_dir, _store, resident) = admitted(&bytes);
     let (mut stream, sendable, mut client) = pair().await;
     sendable.push(resident.clone());
@@ -86,7 +75,7 @@ async fn a_head_and_a_resident_range_arrive_in_order_and_whole() {
 
 #[tokio::test]
 async fn the_bytes_come_from_the_file() {
-    let bytes = noise(64 * 1024);
+    let bytes = noise(64 * 1024, 1);
     let (_dir, store, resident) = admitted(&bytes);
     // Rewritten in place (which the edge never does): the open file shows the new content, so
     // what arrives shows which path the bytes took.
@@ -109,14 +98,14 @@ async fn the_bytes_come_from_the_file() {
 
 #[tokio::test]
 async fn without_a_pending_resident_writes_are_copied() {
-    let bytes = noise(64 * 1024);
+    let bytes = noise(64 * 1024, 1);
     let (_dir, store, resident) = admitted(&bytes);
     std::fs::write(store.path(&switchyard_model::Digest::of(&bytes)), vec![0u8; bytes.len()]).unwrap();
     let (mut stream, sendable, mut client) = pair().await;
     // Pushed out by newer ones: its bytes are copied from memory again.
     sendable.push(resident.clone());
     let others: Vec<_> =
-        (0..super::PENDING).map(|i| admitted(&noise(crate::memory::SENDFILE_MIN as usize + i))).collect();
+        (0..super::PENDING).map(|i| admitted(&noise(crate::memory::SENDFILE_MIN as usize, i as u64 + 2))).collect();
     for (_, _, other) in &others {
         sendable.push(other.clone());
     }
@@ -129,7 +118,7 @@ async fn without_a_pending_resident_writes_are_copied() {
 
 #[tokio::test]
 async fn a_file_sendfile_cannot_read_gives_way_to_the_bytes_in_memory() {
-    let bytes = noise(64 * 1024);
+    let bytes = noise(64 * 1024, 1);
     let (_dir, store, resident) = admitted(&bytes);
     // Truncated in place (which the edge never does): `sendfile` finds nothing to send.
     let path = store.path(&switchyard_model::Digest::of(&bytes));
@@ -148,7 +137,7 @@ async fn a_file_sendfile_cannot_read_gives_way_to_the_bytes_in_memory() {
 #[test]
 fn only_whole_bodies_are_handed_over() {
     use crate::serve::Body;
-    let bytes = noise(64 * 1024);
+    let bytes = noise(64 * 1024, 1);
     let (_dir, _store, resident) = admitted(&bytes);
     let len = bytes.len() as u32;
     let (_, whole) = Body::Resident { resident: Some(resident.clone()), start: 0, len }.split_resident();

@@ -207,26 +207,13 @@ async fn an_edge_down_for_several_revisions_catches_up() {
     .await;
 }
 
-/// Bytes that do not compress, so each file is exactly one blob.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_blob_corrupted_in_the_edge_cache_is_never_served_and_is_fetched_again() {
     let mut p = Platform::start().await;
     let token = p.tenant("acme").await;
     p.app(&token, "cart").await;
-    let small = noise(10_000, 1);
-    let large = noise(3 << 20, 2); // streamed from disk, never held in memory
+    let small = switchyard_testkit::noise(10_000, 1);
+    let large = switchyard_testkit::noise(3 << 20, 2); // streamed from disk, never held in memory
     let (s, _) = p
         .deploy(
             &token,

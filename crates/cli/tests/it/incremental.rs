@@ -76,19 +76,6 @@ fn write(dir: &Path, path: &str, bytes: impl AsRef<[u8]>) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Bytes that do not compress, different for each `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn only_missing_blobs_are_uploaded() {
     let s = Setup::start().await;
@@ -99,7 +86,7 @@ async fn only_missing_blobs_are_uploaded() {
     for i in 0..30 {
         write(dir, &format!("assets/chunk-{i}.js"), format!("export const n{i} = {i};\n").repeat(50));
     }
-    write(dir, "img/logo.png", noise(1, 5000));
+    write(dir, "img/logo.png", switchyard_testkit::noise(5000, 1));
     let files = 33;
 
     let first = s.deploy_json(dir, &[]);
@@ -177,7 +164,7 @@ async fn an_interrupted_deploy_resumes_without_uploading_finished_blobs_again() 
     let total = 120u64;
     let digests: Vec<Digest> = (0..total)
         .map(|i| {
-            let bytes = noise(i + 100, 128 * 1024);
+            let bytes = switchyard_testkit::noise(128 * 1024, i + 100);
             write(dir, &format!("media/{i:03}.bin"), &bytes);
             Digest::of(&bytes)
         })

@@ -48,15 +48,7 @@ fn big() -> Vec<u8> {
 /// 300 KiB that no encoding shrinks (a photo): large enough for the edge to keep its cache
 /// file open while it is in memory, and send it from there (`zerocopy`).
 fn photo() -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    (0..300 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    switchyard_testkit::noise(300 * 1024, 7)
 }
 
 fn bundle(extra_toml: &str) -> Vec<u8> {
