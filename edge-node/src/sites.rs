@@ -31,6 +31,43 @@ static IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=315360
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static BYTES: HeaderValue = HeaderValue::from_static("bytes");
 static VARY_AE: HeaderValue = HeaderValue::from_static("accept-encoding");
+
+/// The content types deploys give most files (`switchyard_bundle::content_type_for`), held as
+/// static values: a response clones its file's headers, and a static value's clone and drop
+/// touch no reference count (two atomic operations fewer per response, `benches/README.md`).
+const COMMON_TYPES: [&str; 20] = [
+    "text/html; charset=utf-8",
+    "text/javascript; charset=utf-8",
+    "text/css; charset=utf-8",
+    "application/json",
+    "application/manifest+json",
+    "text/plain; charset=utf-8",
+    "application/xml",
+    "image/svg+xml",
+    "application/wasm",
+    "application/octet-stream",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/x-icon",
+    "font/woff2",
+    "font/woff",
+    "video/mp4",
+    "application/pdf",
+];
+
+/// The `content-type` value for a manifest's type; a type no header may carry (the manifest
+/// comes from the control plane, which writes only valid ones) is sent as bytes.
+fn content_type_value(content_type: &str) -> HeaderValue {
+    match COMMON_TYPES.iter().find(|common| **common == content_type) {
+        Some(common) => HeaderValue::from_static(common),
+        None => {
+            HeaderValue::from_str(content_type).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+        }
+    }
+}
 pub(crate) const X_APP: HeaderName = HeaderName::from_static("x-switchyard-app");
 pub(crate) const X_VERSION: HeaderName = HeaderName::from_static("x-switchyard-version");
 
@@ -289,8 +326,7 @@ impl Routes {
         let tag = crate::tagging::SiteTag::new(app, version);
         let mut files = Map::with_capacity_and_hasher(manifest.files.len(), Default::default());
         for (path, entry) in &manifest.files {
-            let content_type = HeaderValue::from_str(&entry.content_type)
-                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+            let content_type = content_type_value(&entry.content_type);
             let cache_control = if is_fingerprinted(path) { IMMUTABLE.clone() } else { REVALIDATE.clone() };
             let varies = !entry.encodings.is_empty();
             let page = entry.content_type.starts_with("text/html");
@@ -533,7 +569,20 @@ fn load_manifest(
 
 #[cfg(test)]
 mod tests {
-    use super::is_fingerprinted;
+    use super::{COMMON_TYPES, content_type_value, is_fingerprinted};
+
+    #[test]
+    fn content_types_keep_their_bytes() {
+        for common in COMMON_TYPES {
+            assert_eq!(content_type_value(common).as_bytes(), common.as_bytes());
+        }
+        assert_eq!(content_type_value("model/gltf+json").as_bytes(), b"model/gltf+json", "any other valid type");
+        assert_eq!(
+            content_type_value("text/html\r\nset-cookie: x=1").as_bytes(),
+            b"application/octet-stream",
+            "a type no header may carry"
+        );
+    }
 
     #[test]
     fn fingerprinted_names() {
