@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::conns::{Conns, HeaderTimeout, Tracked, Watcher};
 use crate::events::RateLimiter;
-use crate::serve::{LastHost, respond};
+use crate::serve::{Remembered, respond};
 use crate::sites::Routes;
 use crate::zerocopy::Sendable;
 use futures_util::future::Either;
@@ -122,9 +122,9 @@ async fn serve_connection<IO>(
         Transport::Plain(sendable) => (false, Some(sendable)),
         Transport::Tls => (true, None),
     };
-    // The host of the connection's last request (`serve::LastHost`); only this connection's
+    // What the connection's last request named (`serve::Remembered`); only this connection's
     // service borrows it, and only while answering.
-    let last = RefCell::new(LastHost::default());
+    let last = RefCell::new(Remembered::default());
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // Counted until the response body is dropped (the header-read deadline, `conns`).
         let in_flight = requests.start(req.version());

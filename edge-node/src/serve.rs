@@ -83,11 +83,11 @@ impl<'a> RequestHeaders<'a> {
 /// rarer answer is a `#[cold]` function, so that the code a request walks stays contiguous:
 /// the kernel's socket work between two requests evicts it from the instruction cache, and
 /// each 64-byte line of it is fetched again per request (`benches/README.md`).
-/// `last` is the connection's (see [`LastHost`]).
-pub fn respond<B>(routes: &Routes, last: &mut LastHost, req: &Request<B>, secure: bool) -> Response<Body> {
+/// `last` is the connection's (see [`Remembered`]).
+pub fn respond<B>(routes: &Routes, last: &mut Remembered, req: &Request<B>, secure: bool) -> Response<Body> {
     let started = std::time::Instant::now();
     let headers = RequestHeaders::scan(req.headers());
-    let Some(host) = last.find(routes, headers.host, req.uri()) else {
+    let Some(host) = last.host.find(routes, headers.host, req.uri()) else {
         return unknown_host();
     };
     if host.https_redirect
@@ -132,7 +132,7 @@ pub fn respond<B>(routes: &Routes, last: &mut LastHost, req: &Request<B>, secure
     let (prebuilt, page) = match resolved {
         Resolved::File { file, status } => {
             res = Response::new(Body::Empty);
-            let prebuilt = serve_file(&mut res, site, file, status, &headers, head, start_with);
+            let prebuilt = serve_file(&mut res, site, file, status, &headers, head, start_with, &mut last.encoding);
             if host.noindex {
                 res.headers_mut().insert(X_ROBOTS_TAG, NOINDEX.clone());
             }
@@ -163,6 +163,15 @@ pub fn respond<B>(routes: &Routes, last: &mut LastHost, req: &Request<B>, secure
     // `sy_id` or the one minted for it (see `tagging::choose`).
     crate::metrics::record(&site.stats, page, || choice.visitor, &res, started);
     res
+}
+
+/// What a connection remembers from its last request, so that the next one, which most often
+/// repeats it, skips a look-up or a parse: the host ([`LastHost`]) and the `Accept-Encoding`
+/// value (`negotiate::LastAccepted`). Only that connection's requests use it, one at a time.
+#[derive(Default)]
+pub struct Remembered {
+    host: LastHost,
+    encoding: negotiate::LastAccepted,
 }
 
 /// The host a connection's last request named: the next request that names it with the same
@@ -311,6 +320,7 @@ fn no_file(host: &Host, site: &Site, status: StatusCode) -> Response<Body> {
 
 /// Fills `res`, a new response, with `file` of `site` as the request asks for it, from the
 /// prebuilt headers for the cookies `start_with`; says which cookies those hold.
+#[allow(clippy::too_many_arguments)]
 fn serve_file(
     res: &mut Response<Body>,
     site: &Site,
@@ -319,10 +329,11 @@ fn serve_file(
     req: &RequestHeaders<'_>,
     head: bool,
     start_with: Wanted,
+    last: &mut negotiate::LastAccepted,
 ) -> Prebuilt {
     let ranged = status == StatusCode::OK && !head && req.range.is_some();
     // Ranges are served from the identity bytes; content negotiation picks otherwise.
-    let chosen = if ranged { None } else { negotiate::encoding(req.accept_encoding, &file.encodings) };
+    let chosen = if ranged { None } else { negotiate::encoding(req.accept_encoding, &file.encodings, last) };
     let repr = match chosen {
         Some(i) => &file.encodings[i].1,
         None => &file.identity,

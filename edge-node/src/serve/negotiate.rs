@@ -7,12 +7,17 @@ use http::header::HeaderValue;
 use switchyard_model::Encoding;
 
 /// Index into `encodings` of the encoding to send, or `None` for the identity bytes.
-/// Highest q-value wins; on a tie the earlier entry (brotli) wins; q=0 refuses.
-pub(super) fn encoding<T>(accept: Option<&HeaderValue>, encodings: &[(Encoding, T)]) -> Option<usize> {
+/// Highest q-value wins; on a tie the earlier entry (brotli) wins; q=0 refuses. `last` is the
+/// connection's (see [`LastAccepted`]).
+pub(super) fn encoding<T>(
+    accept: Option<&HeaderValue>,
+    encodings: &[(Encoding, T)],
+    last: &mut LastAccepted,
+) -> Option<usize> {
     if encodings.is_empty() {
         return None;
     }
-    let accepted = Accepted::parse(accept?.to_str().ok()?.as_bytes());
+    let accepted = last.read(accept?);
     let mut best: Option<(usize, u16)> = None;
     for (i, (encoding, _)) in encodings.iter().enumerate() {
         let q = accepted.q(*encoding);
@@ -23,9 +28,43 @@ pub(super) fn encoding<T>(accept: Option<&HeaderValue>, encodings: &[(Encoding, 
     best.map(|(i, _)| i)
 }
 
+/// The `Accept-Encoding` value of a connection's last request for a compressible file, and
+/// what it grants: a client sends the same value on every request of a connection, and
+/// comparing its bytes costs a tenth of reading them (`benches/README.md`). Starts as the
+/// empty value, which grants nothing, as it should.
+#[derive(Default)]
+pub(super) struct LastAccepted {
+    value: Vec<u8>,
+    accepted: Accepted,
+}
+
+/// Longer values are read each time rather than kept for the connection's life (browsers
+/// send under 40 bytes).
+const KEPT_AT_MOST: usize = 256;
+
+impl LastAccepted {
+    /// What `value` grants; a value that is not visible ASCII grants nothing.
+    fn read(&mut self, value: &HeaderValue) -> Accepted {
+        let bytes = value.as_bytes();
+        if bytes == self.value {
+            return self.accepted;
+        }
+        let accepted = match value.to_str() {
+            Ok(text) => Accepted::parse(text.as_bytes()),
+            Err(_) => Accepted::default(),
+        };
+        if bytes.len() <= KEPT_AT_MOST {
+            self.value.clear();
+            self.value.extend_from_slice(bytes);
+            self.accepted = accepted;
+        }
+        accepted
+    }
+}
+
 /// What an `Accept-Encoding` value grants the codings the edge stores, read in one pass over
 /// its bytes (this runs on every request for a compressible file). q-values in thousandths.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Accepted {
     /// The first `br` item's q-value.
     br: Option<u16>,
@@ -218,16 +257,51 @@ mod tests {
     #[test]
     fn encoding_picks_the_highest_q_and_brotli_on_a_tie() {
         let both = [(Encoding::Br, ()), (Encoding::Gzip, ())];
-        let pick = |accept: Option<&str>| encoding(accept.map(v).as_ref(), &both);
+        let pick = |accept: Option<&str>| encoding(accept.map(v).as_ref(), &both, &mut LastAccepted::default());
         assert_eq!(pick(Some("gzip, deflate, br, zstd")), Some(0));
         assert_eq!(pick(Some("gzip;q=1, br;q=0.5")), Some(1));
         assert_eq!(pick(Some("br;q=0, gzip;q=0")), None);
         assert_eq!(pick(Some("identity")), None);
         assert_eq!(pick(None), None);
         let obs_text = HeaderValue::from_bytes(b"br\xff").unwrap();
-        assert_eq!(encoding(Some(&obs_text), &both), None, "a value that is not visible ASCII is ignored");
-        assert_eq!(encoding(Some(&v("br")), &both[1..]), None, "only the stored variants count");
-        assert_eq!(encoding::<()>(Some(&v("br")), &[]), None);
+        let last = &mut LastAccepted::default();
+        assert_eq!(encoding(Some(&obs_text), &both, last), None, "a value that is not visible ASCII is ignored");
+        assert_eq!(encoding(Some(&v("br")), &both[1..], last), None, "only the stored variants count");
+        assert_eq!(encoding::<()>(Some(&v("br")), &[], last), None);
+    }
+
+    /// A connection's requests may change their `Accept-Encoding` at any point: each pick is
+    /// the one the value alone gives, whatever the connection remembered from before.
+    #[test]
+    fn a_connection_remembers_only_what_its_last_value_grants() {
+        let both = [(Encoding::Br, ()), (Encoding::Gzip, ())];
+        let long = format!("gzip;q=0.5, {}br", "x, ".repeat(100));
+        assert!(long.len() > KEPT_AT_MOST);
+        let obs_text = HeaderValue::from_bytes(b"br\xff").unwrap();
+        let values = [
+            v("br, gzip"),
+            v("br, gzip"),
+            v("gzip"),
+            v("br;q=0, gzip;q=0"),
+            v(&long),
+            v("br, gzip"),
+            v(&long),
+            v("gzip"),
+            obs_text.clone(),
+            v("br"),
+            obs_text,
+            v(""),
+            v("*"),
+        ];
+        let expected =
+            [Some(0), Some(0), Some(1), None, Some(0), Some(0), Some(0), Some(1), None, Some(0), None, None, Some(0)];
+        let last = &mut LastAccepted::default();
+        for (value, expected) in values.iter().zip(expected) {
+            assert_eq!(encoding(Some(value), &both, last), expected, "{value:?}");
+            assert_eq!(encoding(Some(value), &both, &mut LastAccepted::default()), expected, "{value:?} alone");
+        }
+        assert_eq!(last.value, b"*", "the last value short enough is kept");
+        assert_eq!(encoding(None, &both, last), None, "no header: the identity bytes");
     }
 
     #[test]
