@@ -63,6 +63,10 @@ pub struct Args {
     /// connection stays open; then the connection is closed [default: 10].
     #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECS")]
     pub header_read_timeout_secs: Option<u64>,
+    /// Threads that accept and serve connections, each on its own and each connection on one
+    /// of them, as nginx's worker processes [default: the CPUs this process may run on].
+    #[arg(long, env = "SWITCHYARD_WORKERS")]
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +86,7 @@ struct FileConfig {
     memory_budget_mib: Option<u64>,
     cache_budget_mib: Option<u64>,
     header_read_timeout_secs: Option<u64>,
+    workers: Option<usize>,
     /// `[origin]`: where blobs are fetched from.
     origin: Option<crate::origin::OriginSection>,
 }
@@ -108,6 +113,8 @@ pub struct Config {
     pub cache_budget: u64,
     /// How long a client has to send a request's headers (HTTP/1), idle time included.
     pub header_read_timeout: std::time::Duration,
+    /// Serving threads (`accept`).
+    pub workers: usize,
     /// Where blobs come from: the control plane (default) or the bucket.
     pub origin: crate::origin::OriginConfig,
 }
@@ -128,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("memory_budget", &self.memory_budget)
             .field("cache_budget", &self.cache_budget)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("workers", &self.workers)
             .field("origin", &self.origin)
             .finish()
     }
@@ -194,8 +202,14 @@ impl Config {
             secs @ 1..=3600 => std::time::Duration::from_secs(secs),
             secs => bail!("header_read_timeout_secs {secs} is out of range: give 1 to 3600 seconds"),
         };
+        let workers = match args.workers.or(file.workers) {
+            Some(n @ 1..=MAX_WORKERS) => n,
+            Some(n) => bail!("workers {n} is out of range: give 1 to {MAX_WORKERS} threads"),
+            None => std::thread::available_parallelism().map_or(1, usize::from).min(MAX_WORKERS),
+        };
         Ok(Config {
             origin,
+            workers,
             control_plane: control_plane.trim_end_matches('/').to_owned(),
             token,
             http_addr,
@@ -212,6 +226,9 @@ impl Config {
         })
     }
 }
+
+/// More serving threads than any machine has cores would only cost memory and wake-ups.
+const MAX_WORKERS: usize = 1024;
 
 fn read_token(path: &Path) -> anyhow::Result<String> {
     Ok(std::fs::read_to_string(path)
@@ -290,6 +307,22 @@ mod tests {
                 e.to_string(),
                 format!("header_read_timeout_secs {bad} is out of range: give 1 to 3600 seconds")
             );
+        }
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_stay_in_range() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(Config::load(args()).unwrap().workers, cpus.min(MAX_WORKERS));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge.toml");
+        std::fs::write(&file, "workers = 3").unwrap();
+        assert_eq!(Config::load(Args { config: Some(file.clone()), ..args() }).unwrap().workers, 3);
+        let c = Config::load(Args { config: Some(file), workers: Some(1), ..args() }).unwrap();
+        assert_eq!(c.workers, 1, "the flag wins");
+        for bad in [0, MAX_WORKERS + 1] {
+            let e = Config::load(Args { workers: Some(bad), ..args() }).unwrap_err();
+            assert_eq!(e.to_string(), format!("workers {bad} is out of range: give 1 to 1024 threads"));
         }
     }
 

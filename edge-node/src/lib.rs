@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Args, Config};
@@ -131,9 +132,14 @@ impl Bound {
     }
 
     /// Serves and follows the control plane until `shutdown` resolves, then drains.
+    ///
+    /// Requests are served by `config.workers` threads, each running its own single-threaded
+    /// runtime with its own copy of the listening sockets (see [`serve_on_workers`]); the
+    /// control plane is followed, reported to and the memory cache kept on the caller's
+    /// runtime.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        // The reporter stops only once both accept loops have returned (every connection
+        // The reporter stops only once every accept loop has returned (every connection
         // drained), so what requests finished during the drain counted goes in its last report.
         let stop_report = CancellationToken::new();
         let client = self.syncer.client();
@@ -142,46 +148,120 @@ impl Bound {
         if let Some(admin) = self.admin {
             tokio::spawn(admin::serve(admin, self.routes.clone(), self.metrics.clone(), stop.clone()));
         }
-        let limiter = Arc::new(events::RateLimiter::new(events::BURST, events::PER_SECOND, events::MAX_CLIENTS));
-        let header_read_timeout = self.config.header_read_timeout;
+        let listeners = Listeners {
+            plain: self.listener.into_std().context("the HTTP socket")?,
+            https: match self.https {
+                Some(listener) => {
+                    let config = tls::server_config(self.routes.clone()).context("building the TLS configuration")?;
+                    let socket = listener.into_std().context("the HTTPS socket")?;
+                    Some((socket, tokio_rustls::TlsAcceptor::from(config)))
+                }
+                None => None,
+            },
+            routes: self.routes.clone(),
+            limiter: Arc::new(events::RateLimiter::new(events::BURST, events::PER_SECOND, events::MAX_CLIENTS)),
+            header_read_timeout: self.config.header_read_timeout,
+        };
+        let mut workers = futures_util::stream::FuturesUnordered::new();
+        let started = serve_on_workers(&listeners, self.config.workers, &stop, &mut workers);
+        drop(listeners);
         tokio::spawn(heartbeat::run(self.config, client, self.status, stop.clone()));
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
-        let stop_on_signal = stop.clone();
-        let https = match self.https {
-            Some(listener) => {
-                let config = tls::server_config(self.routes.clone()).context("building the TLS configuration")?;
-                let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                let routes = self.routes.clone();
-                let shutdown = stop.clone().cancelled_owned();
-                Some(tokio::spawn(accept::serve(
-                    listener,
-                    routes,
-                    Some(acceptor),
-                    limiter.clone(),
-                    header_read_timeout,
-                    shutdown,
-                )))
-            }
-            None => None,
+        let failed = match started {
+            Err(error) => Some(error),
+            // A worker finishes before the stop only when it failed.
+            Ok(()) => tokio::select! {
+                () = shutdown => {
+                    tracing::info!("shutting down: draining connections");
+                    None
+                }
+                Some(early) = workers.next() => match early {
+                    Ok(Err(error)) => Some(error),
+                    Ok(Ok(())) | Err(_) => Some(anyhow::anyhow!("a serving thread stopped unexpectedly")),
+                },
+            },
         };
-        accept::serve(self.listener, self.routes, None, limiter, header_read_timeout, async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining connections");
-            stop_on_signal.cancel();
-        })
-        .await;
         stop.cancel();
-        if let Some(https) = https {
-            let _ = https.await;
-        }
-        // Both accept loops have returned: nothing counts any more, and the last counts go to
+        while workers.next().await.is_some() {}
+        // Every accept loop has returned: nothing counts any more, and the last counts go to
         // the control plane before the process ends.
         stop_report.cancel();
         let _ = sync.await;
         let _ = report.await;
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
+}
+
+/// The sockets the edge serves and what every serving thread shares.
+struct Listeners {
+    plain: std::net::TcpListener,
+    https: Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+    routes: Arc<ArcSwap<Routes>>,
+    limiter: Arc<events::RateLimiter>,
+    header_read_timeout: std::time::Duration,
+}
+
+/// What each serving thread sends when its accept loops have returned.
+type Finished = tokio::sync::oneshot::Receiver<anyhow::Result<()>>;
+
+/// Starts `count` serving threads, as nginx's worker processes: each runs a single-threaded
+/// runtime (no work stealing, no wake-ups across threads: each connection is served where it
+/// was accepted, which costs a request a few percent less than a multi-threaded runtime,
+/// `benches/README.md`) with its own copy of the listening sockets in its own epoll set, and
+/// accepts whenever it is free to: a thread busy answering leaves the next connection to one
+/// that is not. Each stops accepting at `stop`, drains its connections and finishes, which
+/// its entry in `workers` reports; a thread that cannot start ends the loop with an error
+/// (those started are in `workers`).
+fn serve_on_workers(
+    listeners: &Listeners,
+    count: usize,
+    stop: &CancellationToken,
+    workers: &mut futures_util::stream::FuturesUnordered<Finished>,
+) -> anyhow::Result<()> {
+    for index in 0..count {
+        let plain = listeners.plain.try_clone().context("copying the HTTP socket for a serving thread")?;
+        let https = match &listeners.https {
+            Some((socket, acceptor)) => {
+                Some((socket.try_clone().context("copying the HTTPS socket for a serving thread")?, acceptor.clone()))
+            }
+            None => None,
+        };
+        let (routes, limiter, timeout) =
+            (listeners.routes.clone(), listeners.limiter.clone(), listeners.header_read_timeout);
+        let stop = stop.clone();
+        let (finished, finished_rx) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting a serving thread's runtime")?;
+        std::thread::Builder::new()
+            .name(format!("serve-{index}"))
+            .spawn(move || {
+                let served = runtime.block_on(async move {
+                    let plain = tokio::net::TcpListener::from_std(plain)?;
+                    let https = match https {
+                        Some((socket, acceptor)) => Some((tokio::net::TcpListener::from_std(socket)?, acceptor)),
+                        None => None,
+                    };
+                    let secure = async {
+                        if let Some((socket, acceptor)) = https {
+                            let shutdown = stop.clone().cancelled_owned();
+                            accept::serve(socket, routes.clone(), Some(acceptor), limiter.clone(), timeout, shutdown)
+                                .await;
+                        }
+                    };
+                    let shutdown = stop.clone().cancelled_owned();
+                    let plain = accept::serve(plain, routes.clone(), None, limiter.clone(), timeout, shutdown);
+                    tokio::join!(plain, secure);
+                    anyhow::Ok(())
+                });
+                let _ = finished.send(served);
+            })
+            .context("starting a serving thread")?;
+        workers.push(finished_rx);
+    }
+    Ok(())
 }
 
 /// Once a second, off the request path: keep the most recently used small bodies in memory

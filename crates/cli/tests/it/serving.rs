@@ -537,13 +537,14 @@ async fn header_read_timeout_closes_slow_and_idle_connections() {
 }
 
 /// SIGTERM: a keep-alive connection idle between requests is closed at once, not after the
-/// header-read timeout, and the drain ends without waiting for its deadline.
+/// header-read timeout, and the drain ends without waiting for its deadline, on every one of
+/// the edge's serving threads (`--workers`).
 #[tokio::test]
 async fn sigterm_closes_idle_keep_alive_connections_and_the_drain_ends() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
     let s = Site::start().await;
-    let edge = s.p.add_edge("edge-drain", "local", &[]);
+    let edge = s.p.add_edge("edge-drain", "local", &["--workers", "3"]);
     switchyard_testkit::wait_for("the edge to serve", std::time::Duration::from_secs(10), || async {
         let r = s.p.http.get(format!("{}/assets/plain.js", edge.url())).header("host", &s.live).send().await.ok()?;
         (r.status() == 200).then_some(())
@@ -564,6 +565,15 @@ async fn sigterm_closes_idle_keep_alive_connections_and_the_drain_ends() {
         assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&got));
         idle.push(conn);
     }
+    // The threads that serve, by name.
+    let mut serving: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", edge.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .filter(|name| name.starts_with("serve-"))
+        .collect();
+    serving.sort();
+    assert_eq!(serving, ["serve-0", "serve-1", "serve-2"]);
     let started = std::time::Instant::now();
     assert!(std::process::Command::new("kill").args(["-TERM", &edge.pid().to_string()]).status().unwrap().success());
     for conn in &mut idle {
@@ -571,8 +581,8 @@ async fn sigterm_closes_idle_keep_alive_connections_and_the_drain_ends() {
         let got = read_until_closed(conn, std::time::Duration::from_secs(5)).await;
         assert!(got.is_empty(), "nothing more after the answer: {}", String::from_utf8_lossy(&got));
     }
-    switchyard_testkit::wait_for("the drain to end", std::time::Duration::from_secs(5), || async {
-        edge.logs().contains("all connections drained").then_some(())
+    switchyard_testkit::wait_for("the drain to end on each thread", std::time::Duration::from_secs(5), || async {
+        (edge.logs().matches("all connections drained").count() == 3).then_some(())
     })
     .await;
     assert!(!edge.logs().contains("drain timed out"), "{}", edge.logs());
