@@ -219,7 +219,7 @@ fn serve_on_workers(
     stop: &CancellationToken,
     workers: &mut futures_util::stream::FuturesUnordered<Finished>,
 ) -> anyhow::Result<()> {
-    for index in 0..count {
+    for index in 0..count.max(1) {
         let plain = listeners.plain.try_clone().context("copying the HTTP socket for a serving thread")?;
         let https = match &listeners.https {
             Some((socket, acceptor)) => {
