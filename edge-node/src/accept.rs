@@ -125,12 +125,6 @@ async fn serve_connection<IO>(
     // What the connection's last request named (`serve::Remembered`); only this connection's
     // service borrows it, and only while answering.
     let last = RefCell::new(Remembered::default());
-    // The routes as of the connection's last request, taken again only when a swap replaced
-    // them: a check of one pointer, where a load from the `ArcSwap` costs two atomic
-    // exchanges and a hundred-odd instructions (`benches/README.md`). An idle connection
-    // keeps the routes of its last request alive until its next request or its close (at
-    // most the header-read timeout), never serves from them after a swap.
-    let current = RefCell::new(arc_swap::Cache::new(routes.clone()));
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // Counted until the response body is dropped (the header-read deadline, `conns`).
         let in_flight = requests.start(req.version());
@@ -143,8 +137,7 @@ async fn serve_connection<IO>(
         }
         // One snapshot per request, held to the end of the response headers; the body's bytes
         // are reference-counted and outlive a swap.
-        let mut current = current.borrow_mut();
-        let response = respond(current.load(), &mut last.borrow_mut(), &req, secure).map(|body| {
+        let response = respond(&routes.load(), &mut last.borrow_mut(), &req, secure).map(|body| {
             let (body, resident) = body.split_resident();
             if let (Some(resident), Some(sendable)) = (resident, &sendable) {
                 sendable.push(resident);
