@@ -168,7 +168,7 @@ impl Bound {
         tokio::spawn(heartbeat::run(self.config, client, self.status, stop.clone()));
         let sync = tokio::spawn(self.syncer.run(stop.clone()));
         tokio::spawn(maintain_memory(self.routes.clone(), self.cache, self.memory, stop.clone()));
-        let failed = match started {
+        let mut failed = match started {
             Err(error) => Some(error),
             // A worker finishes before the stop only when it failed.
             Ok(()) => tokio::select! {
@@ -176,14 +176,25 @@ impl Bound {
                     tracing::info!("shutting down: draining connections");
                     None
                 }
-                Some(early) = workers.next() => match early {
-                    Ok(Err(error)) => Some(error),
-                    Ok(Ok(())) | Err(_) => Some(anyhow::anyhow!("a serving thread stopped unexpectedly")),
-                },
+                Some(early) = workers.next() => Some(worker_failure(early)),
             },
         };
         stop.cancel();
-        while workers.next().await.is_some() {}
+        // Each thread drains within `accept`'s deadline; one stuck past it (a blocking call
+        // on its thread stops its timers too) is left behind rather than holding the exit.
+        let drained = tokio::time::timeout(WORKERS_DRAIN_LIMIT, async {
+            while let Some(finished) = workers.next().await {
+                if let Ok(Ok(())) = finished {
+                    continue;
+                }
+                let error = worker_failure(finished);
+                tracing::error!(error = %error, "a serving thread failed during the drain");
+                failed.get_or_insert(error);
+            }
+        });
+        if drained.await.is_err() {
+            tracing::warn!(limit = ?WORKERS_DRAIN_LIMIT, "a serving thread did not finish its drain; leaving it");
+        }
         // Every accept loop has returned: nothing counts any more, and the last counts go to
         // the control plane before the process ends.
         stop_report.cancel();
@@ -205,12 +216,25 @@ struct Listeners {
 /// What each serving thread sends when its accept loops have returned.
 type Finished = tokio::sync::oneshot::Receiver<anyhow::Result<()>>;
 
+/// How long the serving threads get to finish once stopped: `accept`'s drain deadline and some.
+const WORKERS_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The error a serving thread finished with, or that it ended with nothing sent (a panic).
+fn worker_failure(finished: Result<anyhow::Result<()>, tokio::sync::oneshot::error::RecvError>) -> anyhow::Error {
+    match finished {
+        Ok(Err(error)) => error,
+        Ok(Ok(())) | Err(_) => anyhow::anyhow!("a serving thread stopped unexpectedly"),
+    }
+}
+
 /// Starts `count` serving threads, as nginx's worker processes: each runs a single-threaded
 /// runtime (no work stealing, no wake-ups across threads: each connection is served where it
 /// was accepted, which costs a request a few percent less than a multi-threaded runtime,
 /// `benches/README.md`) with its own copy of the listening sockets in its own epoll set, and
 /// accepts whenever it is free to: a thread busy answering leaves the next connection to one
-/// that is not. Each stops accepting at `stop`, drains its connections and finishes, which
+/// that is not. (Every idle thread is woken by a new connection and all but one find nothing
+/// to accept: nginx's `accept_mutex off`, cheap at one thread per core; tokio has no
+/// `EPOLLEXCLUSIVE`.) Each stops accepting at `stop`, drains its connections and finishes, which
 /// its entry in `workers` reports; a thread that cannot start ends the loop with an error
 /// (those started are in `workers`).
 fn serve_on_workers(
@@ -231,30 +255,41 @@ fn serve_on_workers(
             (listeners.routes.clone(), listeners.limiter.clone(), listeners.header_read_timeout);
         let stop = stop.clone();
         let (finished, finished_rx) = tokio::sync::oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting a serving thread's runtime")?;
+        // The runtime is built and dropped on its own thread: one dropped in an async context
+        // (this function's caller, if the thread cannot start) panics.
         std::thread::Builder::new()
             .name(format!("serve-{index}"))
             .spawn(move || {
-                let served = runtime.block_on(async move {
-                    let plain = tokio::net::TcpListener::from_std(plain)?;
-                    let https = match https {
-                        Some((socket, acceptor)) => Some((tokio::net::TcpListener::from_std(socket)?, acceptor)),
-                        None => None,
-                    };
-                    let secure = async {
-                        if let Some((socket, acceptor)) = https {
-                            let shutdown = stop.clone().cancelled_owned();
-                            accept::serve(socket, routes.clone(), Some(acceptor), limiter.clone(), timeout, shutdown)
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting a serving thread's runtime");
+                let served = runtime.and_then(|runtime| {
+                    runtime.block_on(async move {
+                        let plain = tokio::net::TcpListener::from_std(plain)?;
+                        let https = match https {
+                            Some((socket, acceptor)) => Some((tokio::net::TcpListener::from_std(socket)?, acceptor)),
+                            None => None,
+                        };
+                        let secure = async {
+                            if let Some((socket, acceptor)) = https {
+                                let shutdown = stop.clone().cancelled_owned();
+                                accept::serve(
+                                    socket,
+                                    routes.clone(),
+                                    Some(acceptor),
+                                    limiter.clone(),
+                                    timeout,
+                                    shutdown,
+                                )
                                 .await;
-                        }
-                    };
-                    let shutdown = stop.clone().cancelled_owned();
-                    let plain = accept::serve(plain, routes.clone(), None, limiter.clone(), timeout, shutdown);
-                    tokio::join!(plain, secure);
-                    anyhow::Ok(())
+                            }
+                        };
+                        let shutdown = stop.clone().cancelled_owned();
+                        let plain = accept::serve(plain, routes.clone(), None, limiter.clone(), timeout, shutdown);
+                        tokio::join!(plain, secure);
+                        anyhow::Ok(())
+                    })
                 });
                 let _ = finished.send(served);
             })

@@ -15,7 +15,9 @@ struct Cli {
     args: switchyard_edge::Args,
 }
 
-#[tokio::main]
+/// Requests are served on `--workers` threads of their own (`Bound::serve`); this runtime
+/// follows the control plane, reports, and answers the admin port, for which two threads do.
+#[tokio::main(worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
