@@ -59,7 +59,8 @@ const COMMON_TYPES: [&str; 20] = [
 ];
 
 /// The `content-type` value for a manifest's type; a type no header may carry (the manifest
-/// comes from the control plane, which writes only valid ones) is sent as bytes.
+/// comes from the control plane, which writes only valid ones) is sent as
+/// `application/octet-stream`.
 fn content_type_value(content_type: &str) -> HeaderValue {
     match COMMON_TYPES.iter().find(|common| **common == content_type) {
         Some(common) => HeaderValue::from_static(common),

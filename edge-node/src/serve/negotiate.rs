@@ -30,7 +30,7 @@ pub(super) fn encoding<T>(
 
 /// The `Accept-Encoding` value of a connection's last request for a compressible file, and
 /// what it grants: a client sends the same value on every request of a connection, and
-/// comparing its bytes costs a tenth of reading them (`benches/README.md`). Starts as the
+/// comparing its bytes costs a sixth of reading them (`benches/README.md`). Starts as the
 /// empty value, which grants nothing, as it should.
 #[derive(Default)]
 pub(super) struct LastAccepted {
