@@ -413,7 +413,7 @@ async fn files_in_memory_are_sent_from_their_open_cache_file_intact() {
     }
 
     // Two requests in one write (pipelined): each answer whole, in order, nothing in between.
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut raw = std::net::TcpStream::connect(s.p.edge().addr()).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let host = &s.live;
