@@ -87,9 +87,9 @@ pub(super) async fn deploy(
     let actor = who.actor();
     let app_name = app.name.clone();
     let channel_list = channels.clone();
-    let (number, revision) = api
+    let (created, open) = api
         .db(move |s| {
-            s.create_version(
+            let created = s.create_version(
                 &app,
                 NewVersion {
                     manifest: manifest_digest,
@@ -99,27 +99,40 @@ pub(super) async fn deploy(
                     actor: &actor,
                     channels: &channel_list,
                 },
-            )
+            )?;
+            Ok((created, s.open_channels(&app)?))
         })
         .await?;
+    let (number, revision) = created;
     tracing::info!(app = %app_name, version = number, files, bytes, new_blobs, revision, "version deployed");
 
-    let body = deployed_json(&api, &app_name, number, (files, bytes, new_blobs), &manifest_digest, &channels, revision);
+    let body = deployed_json(&api, &app_name, created, (files, bytes, new_blobs), &manifest_digest, (&channels, open));
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The answer to a deploy (archive or finalized uploads): the version, its URLs and counts.
+/// The answer to a deploy (archive or finalized uploads): the version, its URLs (the
+/// version's host, then each channel's) and counts: `(number, revision)` of the version made,
+/// `open` the app's public channels (`Store::open_channels`), or
+/// `None` when every host is public: `private_urls` lists the URLs that open only with a
+/// share link (the version's host and channels other than `live` that are not public).
 pub(super) fn deployed_json(
     api: &Api,
     app_name: &str,
-    number: u64,
+    (number, revision): (u64, u64),
     (files, bytes, new_blobs): (u64, u64, usize),
     manifest_digest: &switchyard_model::Digest,
-    channels: &[String],
-    revision: u64,
+    (channels, open): (&[String], Option<Vec<String>>),
 ) -> serde_json::Value {
-    let mut urls = vec![api.url(app_name, &Selector::Version(number))];
-    urls.extend(channels.iter().map(|c| api.url(app_name, &Selector::Channel(c.clone()))));
+    let version_url = api.url(app_name, &Selector::Version(number));
+    let channel_urls: Vec<(&String, String)> =
+        channels.iter().map(|c| (c, api.url(app_name, &Selector::Channel(c.clone())))).collect();
+    let private_urls: Vec<&String> = match open {
+        None => Vec::new(),
+        Some(open) => std::iter::once(&version_url)
+            .chain(channel_urls.iter().filter(|(c, _)| c.as_str() != LIVE && !open.contains(c)).map(|(_, url)| url))
+            .collect(),
+    };
+    let urls: Vec<&String> = std::iter::once(&version_url).chain(channel_urls.iter().map(|(_, url)| url)).collect();
     json!({
         "app": app_name,
         "version": switchyard_model::version_label(number),
@@ -130,6 +143,7 @@ pub(super) fn deployed_json(
         "manifest": manifest_digest,
         "channels": channels,
         "urls": urls,
+        "private_urls": private_urls,
         "revision": revision,
     })
 }

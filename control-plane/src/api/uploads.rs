@@ -261,9 +261,9 @@ pub(super) async fn finalize(
     let app_name = app.name.clone();
     let channel_list = channels.clone();
     let deploy_id = id.clone();
-    let (number, revision) = api
+    let (created, open) = api
         .db(move |s| {
-            s.finalize_deploy(
+            let created = s.finalize_deploy(
                 &app,
                 &deploy_id,
                 NewVersion {
@@ -274,12 +274,14 @@ pub(super) async fn finalize(
                     actor: &actor,
                     channels: &channel_list,
                 },
-            )
+            )?;
+            Ok((created, s.open_channels(&app)?))
         })
         .await?;
+    let (number, revision) = created;
     let new_blobs = deploy.missing as usize;
     tracing::info!(app = %app_name, deploy = %id, version = number, files, bytes, new_blobs, revision, "deploy finalized");
-    let body = deployed_json(&api, &app_name, number, (files, bytes, new_blobs), &manifest_digest, &channels, revision);
+    let body = deployed_json(&api, &app_name, created, (files, bytes, new_blobs), &manifest_digest, (&channels, open));
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

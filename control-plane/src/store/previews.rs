@@ -166,9 +166,24 @@ impl Store {
         let mut stmt =
             self.conn.prepare(&format!("SELECT {SHARE_COLUMNS} WHERE app_id = ?1 ORDER BY created_at DESC, id"))?;
         let shares = stmt.query_map([app.id], |r| share_from_row(r, now))?.collect::<Result<_, _>>()?;
+        Ok(Previews { app: app.name.clone(), public: self.public_channels(app)?, shares })
+    }
+
+    /// The channels of `app` made public, by name.
+    fn public_channels(&self, app: &App) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("SELECT channel FROM public_channels WHERE app_id = ?1 ORDER BY channel")?;
         let public = stmt.query_map([app.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        Ok(Previews { app: app.name.clone(), public, shares })
+        Ok(public)
+    }
+
+    /// The channels of `app` that anyone may open (besides `live`, always public), or `None`
+    /// when every host is public (the operator's `public_previews`): what tells a deploy's
+    /// answer which of its URLs need a share link.
+    pub fn open_channels(&self, app: &App) -> Result<Option<Vec<String>>> {
+        if self.preview_key.is_none() {
+            return Ok(None);
+        }
+        self.public_channels(app).map(Some)
     }
 
     /// Revokes share link `id` of `app`. Bumps the revision when the link was still active

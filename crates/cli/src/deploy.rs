@@ -38,6 +38,7 @@ pub(crate) struct Summary {
     pub(crate) reused_files: u64,
     pub(crate) channels: Vec<String>,
     pub(crate) urls: Vec<String>,
+    pub(crate) private_urls: Vec<String>,
     pub(crate) manifest: String,
     pub(crate) revision: u64,
     pub(crate) seconds: f64,
@@ -55,14 +56,46 @@ impl Summary {
             self.version,
             self.seconds,
         );
-        if !self.channels.is_empty() {
-            s += &format!("Channels now on {}: {}\n", self.version, self.channels.join(", "));
-        }
-        for url in &self.urls {
-            s += &format!("  {url}\n");
-        }
+        s += &where_to_open(&self.app, &self.version, &self.channels, &self.urls, &self.private_urls);
         s
     }
+}
+
+/// The lines after a deploy's first: the channels now on `version`, then each URL (the
+/// version's host, then each channel's), a private one with the command that makes its link:
+///
+/// ```text
+/// Channels now on v7: preview
+///   http://v7--cart.example.com/  (private: `switchyard previews share --app cart --version v7` prints a link)
+///   http://preview--cart.example.com/  (private: `switchyard previews share --app cart --channel preview` prints a link)
+/// ```
+pub(crate) fn where_to_open(
+    app: &str,
+    version: &str,
+    channels: &[String],
+    urls: &[String],
+    private: &[String],
+) -> String {
+    let mut s = String::new();
+    if !channels.is_empty() {
+        s += &format!("Channels now on {version}: {}\n", channels.join(", "));
+    }
+    // `urls` is the version's host, then the channels' in order.
+    let scopes = (urls.len() == channels.len() + 1).then(|| {
+        std::iter::once(format!("--version {version}")).chain(channels.iter().map(|c| format!("--channel {c}")))
+    });
+    let mut scopes = scopes.into_iter().flatten();
+    for url in urls {
+        let scope = scopes.next();
+        if !private.contains(url) {
+            s += &format!("  {url}\n");
+        } else if let Some(scope) = scope {
+            s += &format!("  {url}  (private: `switchyard previews share --app {app} {scope}` prints a link)\n");
+        } else {
+            s += &format!("  {url}  (private: opens with a link from `switchyard previews share`)\n");
+        }
+    }
+    s
 }
 
 /// A file to deploy: its path in the bundle and where to read it.
@@ -180,6 +213,7 @@ pub(crate) async fn deploy_dir(
         reused_files,
         channels: deployed.channels,
         urls: deployed.urls,
+        private_urls: deployed.private_urls,
         manifest: deployed.manifest,
         revision: deployed.revision,
         seconds: started.elapsed().as_secs_f64(),

@@ -143,12 +143,13 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
                     human_bytes(deployed.bytes),
                     output::plural(deployed.new_blobs, "new file"),
                 );
-                if !deployed.channels.is_empty() {
-                    s += &format!("Channels now on {}: {}\n", deployed.version, deployed.channels.join(", "));
-                }
-                for url in &deployed.urls {
-                    s += &format!("  {url}\n");
-                }
+                s += &deploy::where_to_open(
+                    &deployed.app,
+                    &deployed.version,
+                    &deployed.channels,
+                    &deployed.urls,
+                    &deployed.private_urls,
+                );
                 s
             });
         }

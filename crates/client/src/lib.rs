@@ -76,7 +76,12 @@ pub struct Deployed {
     pub new_blobs: u64,
     pub manifest: String,
     pub channels: Vec<String>,
+    /// The version's host, then each channel's.
     pub urls: Vec<String>,
+    /// Those of `urls` that open only with a share link (empty from control planes before
+    /// they said so).
+    #[serde(default)]
+    pub private_urls: Vec<String>,
     pub revision: u64,
 }
 

@@ -41,6 +41,7 @@ async fn cli_walks_the_whole_flow_with_json_output() {
     assert_eq!(deployed["version"], "v1");
     assert_eq!(deployed["files"], 2, ".git is not deployed");
     assert!(deployed["urls"].as_array().unwrap().iter().any(|u| u == &format!("http://cart.{BASE}:8080/")));
+    assert_eq!(deployed["private_urls"], serde_json::json!([]), "every host is public on this platform");
     p.wait_serving(&format!("cart.{BASE}"), "v1").await;
     assert_eq!(p.edge_get(&format!("cart.{BASE}"), "/").await.text().await.unwrap(), "<h1>dir deploy</h1>");
 

@@ -320,6 +320,59 @@ async fn public_channels_and_version_links() {
 }
 
 #[tokio::test]
+async fn a_deploy_says_which_of_its_urls_are_private_and_how_to_open_them() {
+    let (p, acme) = platform().await;
+    let api = p.control().url().to_owned();
+    let cli = |args: &[&str]| run_cli(&api, &acme, args);
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path().to_str().unwrap();
+    let url = |host: &str| format!("http://{host}.{BASE}:8080/");
+
+    // To preview (the default): the version's host and the preview's are private, each shown
+    // with the command that makes its link.
+    std::fs::write(site.path().join("index.html"), "<h1>v3</h1>").unwrap();
+    let text = ok(&cli(&["deploy", dir, "--app", "cart"]));
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "Channels now on v3: preview".to_owned(),
+            format!(
+                "  {}  (private: `switchyard previews share --app cart --version v3` prints a link)",
+                url("v3--cart")
+            ),
+            format!(
+                "  {}  (private: `switchyard previews share --app cart --channel preview` prints a link)",
+                url("preview--cart")
+            ),
+        ],
+        "{text}"
+    );
+    // The printed command's link opens the version's host.
+    let v3 = format!("v3--cart.{BASE}");
+    wait_for("the edge to gate v3's host", Duration::from_secs(10), || async {
+        (get(&p, &v3, "/", None).await.status() == 401).then_some(())
+    })
+    .await;
+    let link = json(&cli(&["previews", "share", "--app", "cart", "--version", "v3", "--json"]));
+    let cookie = open_link(&p, link["url"].as_str().unwrap()).await;
+    let r = get(&p, &v3, "/", Some(&cookie)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "<h1>v3</h1>");
+
+    // Promoted: live is public, the version's host is not.
+    let deployed = json(&cli(&["deploy", dir, "--app", "cart", "--promote", "--json"]));
+    assert_eq!(deployed["urls"], serde_json::json!([url("v4--cart"), url("cart")]));
+    assert_eq!(deployed["private_urls"], serde_json::json!([url("v4--cart")]));
+
+    // A public channel's URL needs no link.
+    ok(&cli(&["previews", "share", "--app", "cart", "--channel", "preview", "--public"]));
+    let deployed = json(&cli(&["deploy", dir, "--app", "cart", "--json"]));
+    assert_eq!(deployed["urls"], serde_json::json!([url("v5--cart"), url("preview--cart")]));
+    assert_eq!(deployed["private_urls"], serde_json::json!([url("v5--cart")]));
+}
+
+#[tokio::test]
 async fn previews_stay_private_on_an_edge_restarted_without_the_control_plane_and_links_survive_a_restart() {
     let (mut p, acme) = platform().await;
     let api = p.control().url().to_owned();
