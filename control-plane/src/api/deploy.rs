@@ -111,10 +111,10 @@ pub(super) async fn deploy(
 }
 
 /// The answer to a deploy (archive or finalized uploads): the version, its URLs (the
-/// version's host, then each channel's) and counts: `(number, revision)` of the version made,
-/// `open` the app's public channels (`Store::open_channels`), or
-/// `None` when every host is public: `private_urls` lists the URLs that open only with a
-/// share link (the version's host and channels other than `live` that are not public).
+/// version's host, then each channel's) and counts. `(number, revision)` is the version made;
+/// `open`, the app's public channels (`Store::open_channels`: `None` when every host is
+/// public), decides `private_urls`, the URLs that open only with a share link: the version's
+/// host and the channels other than `live` that are not public.
 pub(super) fn deployed_json(
     api: &Api,
     app_name: &str,
