@@ -47,7 +47,7 @@ fn shares_json(shares: &[SplitShare]) -> String {
     serde_json::to_string(shares).expect("shares serialize")
 }
 
-fn shares_from(text: &str) -> rusqlite::Result<Vec<SplitShare>> {
+pub(super) fn shares_from(text: &str) -> rusqlite::Result<Vec<SplitShare>> {
     serde_json::from_str(text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }

@@ -17,12 +17,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use switchyard_model::LIVE;
 use switchyard_model::stats::{
     AppStats, HOUR, LivePeriod, SUM_CAP, Sketch, StatsReport, VISITORS_METHOD, VersionStats, format_minor_units,
 };
+use switchyard_model::{LIVE, SplitShare};
 
-use super::{App, Result, Store};
+use super::{App, Result, Store, splits};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS stats (
@@ -206,16 +206,37 @@ impl Store {
         })
     }
 
-    /// When each version served the `live` channel, for the periods that end after `since`
-    /// (every pointer move counts, rollbacks included).
+    /// When each version served the `live` channel, for the periods that end after `since`:
+    /// all of it from a pointer move (every move counts, rollbacks included) to the next move
+    /// or split, and its share of new visitors from a split's start to the next move or split
+    /// (a move of `live` ends a split, a new split replaces it). The two histories are ordered
+    /// by the revision each step made, exact where their timestamps (seconds) tie.
     fn live_periods(&self, app: &App, since: u64) -> Result<BTreeMap<u64, Vec<LivePeriod>>> {
+        enum Served {
+            All(u64),
+            Shared(Vec<SplitShare>),
+        }
+        let mut steps: Vec<(u64, String, Served)> = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT revision, at, to_version FROM releases WHERE app_id = ?1 AND channel = ?2 ORDER BY id")?;
+        let moves = stmt.query_map(params![app.id, LIVE], |r| Ok((r.get(0)?, r.get(1)?, Served::All(r.get(2)?))))?;
+        for step in moves {
+            steps.push(step?);
+        }
         let mut stmt =
-            self.conn.prepare("SELECT to_version, at FROM releases WHERE app_id = ?1 AND channel = ?2 ORDER BY id")?;
-        let moves: Vec<(u64, String)> =
-            stmt.query_map(params![app.id, LIVE], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            self.conn.prepare("SELECT revision, started_at, weights FROM splits WHERE app_id = ?1 ORDER BY id")?;
+        let splits = stmt.query_map([app.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, Served::Shared(splits::shares_from(&r.get::<_, String>(2)?)?)))
+        })?;
+        for step in splits {
+            steps.push(step?);
+        }
+        steps.sort_by_key(|(revision, ..)| *revision);
+
         let mut out: BTreeMap<u64, Vec<LivePeriod>> = BTreeMap::new();
-        for (i, (version, at)) in moves.iter().enumerate() {
-            let until = moves.get(i + 1).map(|(_, at)| at.clone());
+        for (i, (_, at, served)) in steps.iter().enumerate() {
+            let until = steps.get(i + 1).map(|(_, at, _)| at.clone());
             let ended = until
                 .as_deref()
                 .and_then(|u| humantime::parse_rfc3339(u).ok())
@@ -223,7 +244,15 @@ impl Store {
             if ended.is_some_and(|end| end < since) {
                 continue;
             }
-            out.entry(*version).or_default().push(LivePeriod { from: at.clone(), until });
+            let period = |share| LivePeriod { from: at.clone(), until: until.clone(), share };
+            match served {
+                Served::All(version) => out.entry(*version).or_default().push(period(None)),
+                Served::Shared(shares) => {
+                    for s in shares {
+                        out.entry(s.version).or_default().push(period(Some(s.weight)));
+                    }
+                }
+            }
         }
         Ok(out)
     }

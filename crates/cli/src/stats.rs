@@ -46,7 +46,13 @@ fn live(periods: &[LivePeriod]) -> String {
     }
     periods
         .iter()
-        .map(|p| format!("{} → {}", p.from, p.until.as_deref().unwrap_or("now")))
+        .map(|p| {
+            let period = format!("{} → {}", p.from, p.until.as_deref().unwrap_or("now"));
+            match p.share {
+                Some(share) => format!("{period} ({share} % in a split)"),
+                None => period,
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -340,7 +340,7 @@ pub struct VersionStats {
     /// Currency → amount, as a decimal string with two places (`"49.90"`).
     pub revenue: BTreeMap<String, String>,
     /// When the version served the `live` channel: periods (RFC 3339 `from`, `until` or
-    /// `None` while it still does).
+    /// `None` while it still does), oldest first.
     pub live: Vec<LivePeriod>,
 }
 
@@ -348,6 +348,9 @@ pub struct VersionStats {
 pub struct LivePeriod {
     pub from: String,
     pub until: Option<String>,
+    /// During a traffic split: the version's percent of new visitors. `None`: all of live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<u8>,
 }
 
 /// `4990` → `"49.90"`.

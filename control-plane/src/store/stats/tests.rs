@@ -13,11 +13,14 @@ fn store() -> (tempfile::TempDir, Store, App) {
     let id = s.tenant_id("acme").unwrap();
     let app = s.create_app(id, "cart").unwrap();
     for _ in 0..2 {
-        let nv =
-            NewVersion { manifest: Digest::of(b"m"), files: 1, bytes: 1, message: None, actor: "t", channels: &[] };
-        s.create_version(&app, nv).unwrap();
+        add_version(&mut s, &app);
     }
     (dir, s, app)
+}
+
+fn add_version(s: &mut Store, app: &App) {
+    let nv = NewVersion { manifest: Digest::of(b"m"), files: 1, bytes: 1, message: None, actor: "t", channels: &[] };
+    s.create_version(app, nv).unwrap();
 }
 
 fn sketch(ids: std::ops::Range<u128>) -> Sketch {
@@ -84,6 +87,30 @@ fn live_periods_follow_the_live_channel() {
     assert_eq!(v2.live.len(), 1);
     assert_eq!(v2.live[0].until.as_deref(), Some(v1.live[1].from.as_str()));
     assert_eq!((v1.page_views, v1.unique_visitors, v1.conversion_rate), (0, 0, None));
+}
+
+#[test]
+fn a_split_shares_live_until_the_next_move_or_split() {
+    let (_d, mut s, app) = store();
+    add_version(&mut s, &app);
+    s.promote(&app, "live", 1, "t").unwrap();
+    let share = |version, weight| SplitShare { version, weight };
+    s.set_split(&app, &[share(1, 90), share(2, 10)], "t").unwrap().unwrap();
+    s.set_split(&app, &[share(2, 50), share(3, 50)], "t").unwrap().unwrap();
+    s.promote(&app, "live", 3, "t").unwrap();
+    let stats = s.app_stats(&app, unix_now() - HOUR).unwrap();
+    let live = |n: u64| {
+        let v = stats.versions.iter().find(|v| v.number == n).unwrap();
+        v.live.iter().map(|p| (p.share, p.until.is_some())).collect::<Vec<_>>()
+    };
+    // v1: all of live, then 90 % in the first split; v2: 10 %, then 50 %; v3: 50 %, then all
+    // of live since its promotion (which ended the second split).
+    assert_eq!(live(1), [(None, true), (Some(90), true)]);
+    assert_eq!(live(2), [(Some(10), true), (Some(50), true)]);
+    assert_eq!(live(3), [(Some(50), true), (None, false)]);
+    // Each period ends where the next step starts.
+    let v3 = &stats.versions.iter().find(|v| v.number == 3).unwrap().live;
+    assert_eq!(v3[0].until.as_deref(), Some(v3[1].from.as_str()));
 }
 
 /// Crafted `sy_id` cookies (the visitor hash is public) raise a sketch's estimate far above

@@ -240,6 +240,19 @@ async fn a_90_10_split_over_10000_visitors_is_within_2_points_and_sticky_across_
     p.wait_serving(&live(), "v2").await;
     let after = versions_for(&p, p.edge().url(), &ids[..500]).await;
     assert!(after.iter().all(|v| v == "v2"), "no split after promote");
+
+    // stats shows each version's time in the split with its share beside its time as live.
+    let out = run_cli(p.control().url(), &token, &["stats", "--app", "cart", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).expect("stats --json");
+    let shares = |v: &str| -> Vec<Value> {
+        let version = stats["versions"].as_array().unwrap().iter().find(|x| x["version"] == v).unwrap();
+        version["live"].as_array().unwrap().iter().map(|p| p["share"].clone()).collect()
+    };
+    assert_eq!(shares("v1"), [Value::Null, json!(90)], "{stats}");
+    assert_eq!(shares("v2"), [json!(10), Value::Null], "{stats}");
+    let out = run_cli(p.control().url(), &token, &["stats", "--app", "cart"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" (90 % in a split)") && text.contains(" (10 % in a split); "), "{text}");
     drop(second);
 }
 
