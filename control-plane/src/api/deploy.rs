@@ -89,6 +89,8 @@ pub(super) async fn deploy(
     let channel_list = channels.clone();
     let (created, open) = api
         .db(move |s| {
+            // Read first: a failure after the version is committed would hide it behind a 500.
+            let open = s.open_channels(&app)?;
             let created = s.create_version(
                 &app,
                 NewVersion {
@@ -100,7 +102,7 @@ pub(super) async fn deploy(
                     channels: &channel_list,
                 },
             )?;
-            Ok((created, s.open_channels(&app)?))
+            Ok((created, open))
         })
         .await?;
     let (number, revision) = created;

@@ -263,6 +263,8 @@ pub(super) async fn finalize(
     let deploy_id = id.clone();
     let (created, open) = api
         .db(move |s| {
+            // Read first: a failure after the version is committed would hide it behind a 500.
+            let open = s.open_channels(&app)?;
             let created = s.finalize_deploy(
                 &app,
                 &deploy_id,
@@ -275,7 +277,7 @@ pub(super) async fn finalize(
                     channels: &channel_list,
                 },
             )?;
-            Ok((created, s.open_channels(&app)?))
+            Ok((created, open))
         })
         .await?;
     let (number, revision) = created;

@@ -208,9 +208,9 @@ impl Store {
 
     /// When each version served the `live` channel, for the periods that end after `since`:
     /// all of it from a pointer move (every move counts, rollbacks included) to the next move
-    /// or split, and its share of new visitors from a split's start to the next move or split
-    /// (a move of `live` ends a split, a new split replaces it). The two histories are ordered
-    /// by the revision each step made, exact where their timestamps (seconds) tie.
+    /// or split, and its weight (share of visitors) from a split's start to the next move or
+    /// split (a move of `live` ends a split, a new split replaces it). The two histories are
+    /// ordered by the revision each step made, exact where their timestamps (seconds) tie.
     fn live_periods(&self, app: &App, since: u64) -> Result<BTreeMap<u64, Vec<LivePeriod>>> {
         enum Served {
             All(u64),

@@ -348,7 +348,8 @@ pub struct VersionStats {
 pub struct LivePeriod {
     pub from: String,
     pub until: Option<String>,
-    /// During a traffic split: the version's percent of new visitors. `None`: all of live.
+    /// During a traffic split: the version's weight, the percent of visitors (by `sy_id`)
+    /// assigned to it. `None`: all of live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<u8>,
 }
