@@ -44,22 +44,10 @@ case "$VERSUS" in
   *) echo "VERSUS is nginx or bare-hyper, not $VERSUS" >&2; exit 2 ;;
 esac
 ((ROUNDS % 2 == 0)) || { echo "ROUNDS must be even: half the rounds start each edge first (a multiple of 4 also balances which wrk starts first)" >&2; exit 2; }
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-if [ "$VERSUS" = nginx ]; then
-  command -v nginx >/dev/null || missing+=(nginx-light)
-  [ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || missing+=(libnginx-mod-http-brotli-static)
-  command -v brotli >/dev/null || missing+=(brotli)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 cd "$ROOT"
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
+if [ "$VERSUS" = nginx ]; then install_missing wrk "${NGINX_PACKAGES[@]}"; else install_missing wrk; fi
 bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
 [ -z "$THIS_BIN" ] || cp "$THIS_BIN" "$BIN/switchyard-edge"
 

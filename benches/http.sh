@@ -24,21 +24,11 @@ ROUNDS=${ROUNDS:-1}
 ONLY=${ONLY:-} # a regex: only the servers whose name matches it (e.g. ONLY=edge)
 ONLY_ROWS=${ONLY_ROWS:-} # a regex: only the rows whose name matches it (e.g. ONLY_ROWS=app.js)
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-[ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || missing+=(libnginx-mod-http-brotli-static)
-command -v brotli >/dev/null || missing+=(brotli)
-if [ ${#missing[@]} -gt 0 ]; then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v static-web-server >/dev/null || cargo install --locked static-web-server
 cd "$ROOT"
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
+install_missing wrk "${NGINX_PACKAGES[@]}"
+command -v static-web-server >/dev/null || cargo install --locked static-web-server
 bench_setup # WORK, pids, cleanup on exit, the baseline edge, release binaries in BIN
 
 # --- The bundle: a 2 KiB index.html, a 150 KiB fingerprinted JS file, a rewrite rule. ---

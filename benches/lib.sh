@@ -27,6 +27,28 @@ bench_setup() {
   fi
 }
 
+# Installs with apt-get those of the Debian packages named that are missing, each known by its
+# command (nginx-light by `nginx`, linux-perf by `perf`, the brotli_static module by its file;
+# any other package by a command of its own name).
+install_missing() {
+  local p missing=() sudo=""
+  for p in "$@"; do
+    case "$p" in
+      nginx-light) command -v nginx >/dev/null ;;
+      linux-perf) command -v perf >/dev/null ;;
+      libnginx-mod-http-brotli-static) [ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] ;;
+      *) command -v "$p" >/dev/null ;;
+    esac || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# nginx as http.sh, ab.sh and profile.sh run it, with `brotli` for its precompressed copies.
+NGINX_PACKAGES=(nginx-light libnginx-mod-http-brotli-static brotli)
+
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true

@@ -25,21 +25,10 @@ ROW=${ROW:-/assets/app.3f9a1c2b.js}
 KEEP=${KEEP:-}
 PORT_EDGE=18280 PORT_NGINX=18281
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v perf >/dev/null || missing+=(linux-perf)
-command -v nginx >/dev/null || missing+=(nginx-light)
-[ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || missing+=(libnginx-mod-http-brotli-static)
-command -v brotli >/dev/null || missing+=(brotli)
-if [ ${#missing[@]} -gt 0 ]; then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 cd "$ROOT"
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
+install_missing wrk linux-perf "${NGINX_PACKAGES[@]}"
 BASELINE="" BASELINE_BIN="" bench_setup
 SITE="$WORK/site"
 bench_site "$SITE"

@@ -21,7 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=benches/lib.sh
-source "$ROOT/benches/lib.sh" # cpu_ticks
+source "$ROOT/benches/lib.sh" # install_missing, cpu_ticks
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -32,16 +32,7 @@ DOMAIN=shop.bench.example
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-command -v openssl >/dev/null || missing+=(openssl)
-command -v python3 >/dev/null || missing+=(python3)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing wrk nginx-light openssl python3 curl
 if ! getent hosts "$DOMAIN" | grep -q 127.0.0.1; then
   echo "adding '127.0.0.1 $DOMAIN' to /etc/hosts (wrk sends the URL's host as SNI)" >&2
   echo "127.0.0.1 $DOMAIN" | $sudo tee -a /etc/hosts >/dev/null
